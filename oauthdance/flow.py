@@ -1,0 +1,405 @@
+"""The steps of the dance as plain functions over (credentials file, provider).
+
+Each step reads what it needs from the file and writes what the next step needs, so
+the steps can run in separate processes, one at a time or chained. A step that fails
+raises before it writes: the file stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from . import oauth
+from .app import App, environment_value, resolve_app
+from .errors import (
+    AuthorizationError,
+    ConfigError,
+    NetworkError,
+    ProviderError,
+    StateMismatch,
+    UnknownState,
+)
+from .http import send
+from .providers import Provider
+from .store import CredentialsFile
+from .tokens import isoformat, parse_time, pick_owner, token_record, utcnow
+
+
+def current_app(creds: CredentialsFile, provider: Provider) -> App:
+    """The app as configured for `provider` right now (environment, .env, file)."""
+    return resolve_app(provider, creds.record(provider.name))
+
+
+# -- auth.configure ---------------------------------------------------------------------
+
+
+def configure(
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    redirect_uri: str | None = None,
+    scope: str | None = None,
+    host: str | None = None,
+    store_secret: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> App:
+    """Record the app's client_id, client_secret, redirect_uri and scope for `provider`.
+
+    Values come from the arguments, else the environment / `.env`, else what is stored.
+    With `store_secret=False` the secret is kept out of the file (and removed from it).
+    """
+    prefix = provider.env_prefix
+    existing = creds.record(provider.name)
+    client_id = (client_id or environment_value(f"{prefix}_CLIENT_ID", environ)[0]
+                 or existing.get("client_id") or "").strip()
+    if not client_id:
+        raise ConfigError(
+            f"no client_id for {provider.name!r}",
+            f"pass --client-id (from the app's settings page) or set {prefix}_CLIENT_ID",
+        )
+    secret = client_secret or environment_value(f"{prefix}_CLIENT_SECRET", environ)[0]
+    redirect_uri = oauth.check_redirect_uri(
+        (redirect_uri or existing.get("redirect_uri") or resolve_app(provider, {}).redirect_uri)
+        .strip()
+    )
+    scope = " ".join(oauth.split_scopes(scope if scope is not None else existing.get("scope")
+                                        or provider.default_scope))
+    with creds.update() as data:
+        record = data.setdefault(provider.name, {})
+        record["client_id"] = client_id
+        if not store_secret:
+            record.pop("client_secret", None)
+        elif secret:
+            record["client_secret"] = secret
+        record["redirect_uri"] = redirect_uri
+        record["scope"] = scope
+        if host:
+            record["host"] = host.strip().rstrip("/")
+        stored = dict(record)
+    return resolve_app(provider, stored, environ)
+
+
+# -- auth.url ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """A started authorization: the URL to open and the state that names it."""
+
+    url: str
+    state: str
+    redirect_uri: str
+    scope: str
+
+
+def start_authorization(
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    scope: str | None = None,
+    redirect_uri: str | None = None,
+    extra_params: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> Authorization:
+    """Line 1: a fresh state and PKCE verifier, saved as a pending authorization."""
+    app = current_app(creds, provider).require_client_id()
+    scope = " ".join(oauth.split_scopes(scope)) if scope else app.scope
+    redirect_uri = oauth.check_redirect_uri(redirect_uri) if redirect_uri else app.redirect_uri
+    state = oauth.new_state()
+    pending: dict[str, Any] = {
+        "scope": scope,
+        "redirect_uri": redirect_uri,
+        "created_at": isoformat(now or utcnow()),
+    }
+    challenge = None
+    if app.provider.pkce:
+        pending["code_verifier"] = oauth.new_code_verifier()
+        challenge = oauth.code_challenge_s256(pending["code_verifier"])
+    url = oauth.authorize_url(
+        app.provider, app.client_id, redirect_uri, scope, state, challenge, extra_params
+    )
+    with creds.update() as data:
+        data.setdefault(provider.name, {}).setdefault("pending", {})[state] = pending
+    return Authorization(url, state, redirect_uri, scope)
+
+
+# -- auth.code --------------------------------------------------------------------------
+
+
+def store_code(
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    code: str | None = None,
+    state: str | None = None,
+    url: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Line 6: keep the code that came back on the pending authorization it belongs to.
+
+    Takes the pasted redirect URL, or a bare code (with its state when several
+    authorizations are pending). Returns the state.
+    """
+    if bool(code) == bool(url):
+        raise AuthorizationError(
+            "give either --code or --url", "e.g. `invoke auth.code --url 'http://...?code=..'`"
+        )
+    if url:
+        redirect = oauth.parse_redirect(url)
+        if state and redirect.state != state:
+            raise StateMismatch(
+                f"the redirect's state {redirect.state!r} does not match --state {state!r}",
+                "paste the redirect of the authorization you started, or drop --state",
+            )
+        redirect.raise_for_error()
+        if not redirect.state:
+            raise UnknownState(
+                "the redirect URL carries no state, so it cannot be matched to an authorization",
+                "paste the whole redirect URL, or use --code CODE --state STATE",
+            )
+        state, code = redirect.state, redirect.code
+    pending = creds.record(provider.name).get("pending") or {}
+    state = _pick_pending(pending, state, provider.name, want_code=False)
+    with creds.update() as data:
+        entry = data.get(provider.name, {}).get("pending", {}).get(state)
+        if entry is None:  # consumed by another process since we looked
+            raise _unknown_state(state, provider.name)
+        entry["code"] = code
+        entry["code_received_at"] = isoformat(now or utcnow())
+    return state
+
+
+def _pick_pending(
+    pending: dict[str, Any], state: str | None, provider: str, *, want_code: bool
+) -> str:
+    if state:
+        if state not in pending:
+            raise _unknown_state(state, provider)
+        return state
+    candidates = [s for s, entry in pending.items() if bool(entry.get("code")) == want_code]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        if want_code:
+            raise AuthorizationError(
+                f"no {provider} authorization has a code yet",
+                f"run `invoke auth.code -p {provider} --url '<the redirect URL>'` first",
+            )
+        raise AuthorizationError(
+            f"no {provider} authorization is waiting for a code",
+            f"run `invoke auth.url -p {provider}` first",
+        )
+    raise AuthorizationError(
+        f"{len(candidates)} {provider} authorizations are pending; which one is meant?",
+        "pass --state (one of: " + ", ".join(s[:8] + "..." for s in candidates) + ")",
+    )
+
+
+def _unknown_state(state: str, provider: str) -> UnknownState:
+    return UnknownState(
+        f"state {state[:12]!r}... is not one of the pending {provider} authorizations "
+        "(forged, already used, or from another credentials file)",
+        f"start again with `invoke auth.url -p {provider}`",
+    )
+
+
+# -- auth.exchange ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """A token fresh from the token endpoint, and where it was stored."""
+
+    state: str
+    owner: str | None  # None until auth.verify names it
+    token: dict[str, Any] = field(repr=False)
+
+
+def exchange_code(
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    state: str | None = None,
+    user: str | None = None,
+    now: datetime | None = None,
+) -> Exchanged:
+    """Lines 7-8: trade the code for a token; the pending authorization is consumed.
+
+    The token waits under `unverified` until `auth.verify` names its owner, unless
+    `user` names the owner now.
+    """
+    record = creds.record(provider.name)
+    app = resolve_app(provider, record).require_client_id()
+    state = _pick_pending(record.get("pending") or {}, state, provider.name, want_code=True)
+    pending = record["pending"][state]
+    if not pending.get("code"):
+        raise AuthorizationError(
+            "that authorization has no code yet",
+            f"run `invoke auth.code -p {provider.name} --url '<the redirect URL>'`",
+        )
+    params: dict[str, Any] = {"code": pending["code"], "redirect_uri": pending.get("redirect_uri")}
+    if pending.get("code_verifier"):
+        params["code_verifier"] = pending["code_verifier"]
+    answer = request_token(app, "authorization_code", params)
+    token = token_record(answer, pending.get("scope") or "", now or utcnow())
+    with creds.update() as data:
+        rec = data.setdefault(provider.name, {})
+        rec.get("pending", {}).pop(state, None)
+        if not rec.get("pending"):
+            rec.pop("pending", None)
+        if user:
+            rec.setdefault("tokens", {})[user] = token
+        else:
+            rec.setdefault("unverified", {})[state] = token
+    return Exchanged(state, user, token)
+
+
+def request_token(app: App, grant_type: str, params: dict[str, Any]) -> dict[str, Any]:
+    """POST to the token endpoint with the provider's client authentication; parse the answer."""
+    method = app.provider.client_auth
+    if method != "none" and not app.client_secret:
+        raise ConfigError(
+            f"no client_secret for {app.provider.name!r}",
+            f"set {app.provider.env_prefix}_CLIENT_SECRET (environment or .env), or run "
+            "`invoke auth.configure --client-secret ...`",
+        )
+    body = oauth.token_request_body(
+        grant_type, app.client_id, app.client_secret, method == "client_secret_post", **params
+    )
+    headers = {"Accept": "application/json",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    if method == "client_secret_basic":
+        headers["Authorization"] = oauth.basic_authorization(app.client_id, app.client_secret or "")
+    response = send("POST", app.provider.token_endpoint, data=body, headers=headers)
+    return oauth.parse_token_answer(response.text, response.status_code)
+
+
+# -- auth.verify ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The owner a token belongs to, and what it may do."""
+
+    owner: str
+    scopes: list[str]
+    missing_scopes: list[str]
+    token: dict[str, Any] = field(repr=False)
+
+
+def verify_token(
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    user: str | None = None,
+    now: datetime | None = None,
+) -> list[Verified]:
+    """Ask the provider whose token it is; keep it under that login with its granted scopes.
+
+    Verifies every token waiting under `unverified` (without `user`), else the owner's.
+    """
+    record = creds.record(provider.name)
+    api = resolve_app(provider, record).provider
+    unverified = record.get("unverified") or {}
+    if unverified and not user:
+        targets = [("unverified", key, tok) for key, tok in unverified.items()]
+    else:
+        owner = pick_owner(record, user, provider.name)
+        targets = [("tokens", owner, record["tokens"][owner])]
+    stamp = isoformat(now or utcnow())
+    results = []
+    for where, key, token in targets:
+        login, header_scopes = fetch_identity(api, token["access_token"])
+        if where == "tokens" and login != key:
+            raise AuthorizationError(
+                f"the token stored for {key!r} belongs to {login!r}",
+                f"log in again as {key}, or use --user {login}",
+            )
+        scopes = header_scopes if header_scopes is not None else list(token.get("scope") or [])
+        missing = oauth.missing_scopes(token.get("requested_scope"), scopes,
+                                       provider.implied_scopes)
+        verified = {**token, "login": login, "scope": scopes, "verified_at": stamp}
+        results.append(Verified(login, scopes, missing, verified))
+    with creds.update() as data:
+        rec = data.setdefault(provider.name, {})
+        for (where, key, _), result in zip(targets, results):
+            rec.get(where, {}).pop(key, None)
+            rec.setdefault("tokens", {})[result.owner] = result.token
+        if not rec.get("unverified"):
+            rec.pop("unverified", None)
+        if rec.get("default_user") not in rec["tokens"]:
+            rec["default_user"] = results[0].owner
+    return results
+
+
+def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str] | None]:
+    """(login, scopes from the scopes header or None) from the provider's user endpoint."""
+    response = send("GET", provider.api_root + provider.user_path,
+                    headers=api_headers(provider, access_token))
+    if response.status_code == 401:
+        raise ProviderError(
+            "bad_credentials",
+            "the provider refused the token (revoked, expired or wrong)",
+            f"log in again: `invoke auth.login -p {provider.name}`",
+        )
+    if response.status_code >= 400:
+        raise ProviderError(
+            f"http_{response.status_code}", response.text[:200],
+            "check the provider's api_base and user_path",
+        )
+    try:
+        login = str(response.json()[provider.login_field])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NetworkError(
+            f"the user endpoint gave no {provider.login_field!r}", "check the provider's login_field"
+        ) from exc
+    header = response.headers.get(provider.scopes_header) if provider.scopes_header else None
+    return login, (oauth.split_scopes(header) if header is not None else None)
+
+
+def api_headers(provider: Provider, access_token: str) -> dict[str, str]:
+    return {**provider.api_headers, "Authorization": f"Bearer {access_token}"}
+
+
+# -- auth.status / auth.token -----------------------------------------------------------
+
+
+def access_token(creds: CredentialsFile, provider: Provider, user: str | None = None) -> str:
+    """The stored access token of `user` (or the default owner)."""
+    record = creds.record(provider.name)
+    owner = pick_owner(record, user, provider.name)
+    return str(record["tokens"][owner]["access_token"])
+
+
+def status_rows(creds: CredentialsFile, providers: dict[str, Provider]) -> list[dict[str, Any]]:
+    """One row per stored token (or per configured app with none), secrets masked."""
+    from .tokens import mask
+
+    rows = []
+    for name, record in creds.read().items():
+        provider = providers.get(name) or Provider(name, "", "", "")
+        app = resolve_app(provider, record)
+        base = {"provider": name, "client_id": app.client_id,
+                "client_secret": mask(app.client_secret), "secret_source": app.secret_source,
+                "pending": len(record.get("pending") or {})}
+        owners = [(o, t, True) for o, t in (record.get("tokens") or {}).items()]
+        owners += [(None, t, False) for t in (record.get("unverified") or {}).values()]
+        if not owners:
+            rows.append({**base, "owner": None, "token": "", "scopes": [], "expires_at": None,
+                         "verified_at": None, "default": False})
+        for owner, token, verified in owners:
+            expires = parse_time(token.get("expires_at"))
+            rows.append({
+                **base, "owner": owner, "token": mask(token.get("access_token")),
+                "scopes": list(token.get("scope") or []),
+                "expires_at": token.get("expires_at"),
+                "expired": bool(expires and expires <= utcnow()),
+                "verified_at": token.get("verified_at") if verified else None,
+                "default": owner is not None and owner == record.get("default_user"),
+            })
+    return rows

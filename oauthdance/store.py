@@ -1,0 +1,179 @@
+"""The credentials file: the only code that opens it.
+
+JSON or YAML by extension, the same structure in both. Reads never write; every update
+happens under a lock, re-reads the file inside the lock, and replaces it atomically
+(temporary file in the same folder, fsync, rename) with mode 0600, so concurrent steps
+never lose each other's work and a crash never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .errors import CredentialsFileError
+
+# Keys the notebooks' flat creds.json keeps directly under a provider.
+FLAT_KEYS = ("client_id", "client_secret", "redirect_uri", "state", "scope", "code", "token")
+LOCK_TIMEOUT_SECONDS = 30.0
+
+
+class CredentialsFile:
+    """A credentials file on disk: `read()` for a snapshot, `update()` to change it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+
+    def __repr__(self) -> str:
+        return f"CredentialsFile({str(self.path)!r})"
+
+    @property
+    def is_yaml(self) -> bool:
+        return self.path.suffix.lower() in (".yaml", ".yml")
+
+    def read(self) -> dict[str, Any]:
+        """The whole file as a dict (empty if the file does not exist yet)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise CredentialsFileError(
+                f"cannot read {self.path}: {exc.strerror}", "check the path and its permissions"
+            ) from exc
+        data = self._parse(text)
+        return {name: upgrade_record(rec) for name, rec in data.items()}
+
+    def record(self, provider: str) -> dict[str, Any]:
+        """One provider's record (a copy; empty if there is none)."""
+        return self.read().get(provider) or {}
+
+    @contextmanager
+    def update(self) -> Iterator[dict[str, Any]]:
+        """Lock, re-read, yield the data to mutate, and write it back if it changed.
+
+        If the body raises, nothing is written: the file stays exactly as it was.
+        """
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path.with_name(f".{self.path.name}.lock")))
+        try:
+            lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+        except Timeout as exc:
+            raise CredentialsFileError(
+                f"{self.path} is locked by another process",
+                "wait for the other step to finish, or remove a stale lock file "
+                f"{lock.lock_file}",
+            ) from exc
+        try:
+            raw = self._parse_raw()
+            data = {name: upgrade_record(rec) for name, rec in raw.items()}
+            before = copy.deepcopy(raw)
+            yield data
+            if data != before:
+                self._write(data)
+        finally:
+            lock.release()
+
+    def _parse_raw(self) -> dict[str, Any]:
+        try:
+            return self._parse(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def _parse(self, text: str) -> dict[str, Any]:
+        if not text.strip():
+            return {}
+        if self.is_yaml:
+            import yaml
+
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(exc, "problem", None) or str(exc)
+                raise self._corrupt(f"is not valid YAML{where}: {problem}") from exc
+        else:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise self._corrupt(
+                    f"is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+                ) from exc
+        if not isinstance(data, dict) or not all(
+            isinstance(rec, dict) or rec is None for rec in data.values()
+        ):
+            raise self._corrupt("must map each provider name to a record of settings")
+        return {name: rec or {} for name, rec in data.items()}
+
+    def _corrupt(self, what: str) -> CredentialsFileError:
+        return CredentialsFileError(
+            f"{self.path} {what}",
+            "fix the file by hand (it was not changed), or point --creds at another file",
+        )
+
+    def _write(self, data: dict[str, Any]) -> None:
+        if self.is_yaml:
+            import yaml
+
+            text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+        else:
+            text = json.dumps(data, indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Turn the notebooks' flat record into the structured one; others pass unchanged.
+
+    Flat: client_id, client_secret, redirect_uri, state, scope, code, token right under
+    the provider. The state and code become a pending authorization; a token becomes an
+    unverified token that `auth.verify` names the owner of.
+    """
+    if not any(key in record for key in ("state", "code", "token")):
+        return record
+    upgraded = {k: v for k, v in record.items() if k not in ("state", "code", "token")}
+    state, code, token = record.get("state"), record.get("code"), record.get("token")
+    if state:
+        pending: dict[str, Any] = {"scope": record.get("scope"), "redirect_uri": record.get(
+            "redirect_uri")}
+        if code:
+            pending["code"] = code
+        upgraded.setdefault("pending", {})[str(state)] = pending
+    if token:
+        entry = dict(token) if isinstance(token, dict) else {"access_token": str(token)}
+        if entry.get("access_token"):
+            upgraded.setdefault("unverified", {})["notebook"] = entry
+    return upgraded

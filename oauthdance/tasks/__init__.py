@@ -1,0 +1,22 @@
+"""The invoke face of oauthdance: `namespace()` builds the collection `tasks.py` exposes."""
+
+from __future__ import annotations
+
+from invoke import Collection, Context
+
+from . import auth, sandbox
+from .common import DEFAULTS, cli_task
+
+
+@cli_task(creds="keep the credentials in this file (default: a temporary one)")
+def demo(c: Context, creds: str | None = None) -> None:
+    """Run a complete OAuth dance against the bundled local provider (no internet)."""
+    from ..demo import run_demo
+
+    run_demo(creds)
+
+
+def namespace() -> Collection:
+    ns = Collection(demo, Collection.from_module(auth), Collection.from_module(sandbox))
+    ns.configure({"oauthdance": dict(DEFAULTS)})
+    return ns

@@ -1,0 +1,178 @@
+"""`auth.*` tasks: each parses flags, calls one step in `oauthdance.flow`, and prints."""
+
+from __future__ import annotations
+
+import json as _json
+from typing import Any
+
+from invoke import Context
+
+from .. import flow
+from ..providers import Provider, get_provider, load_providers
+from ..store import CredentialsFile
+from ..tokens import mask
+from .common import cli_task, setting, warn
+
+
+def _creds(c: Context, creds: str | None) -> CredentialsFile:
+    return CredentialsFile(setting(c, "creds", creds, "creds.json"))
+
+
+def _provider(c: Context, provider: str | None) -> Provider:
+    return get_provider(setting(c, "provider", provider, "github"),
+                        setting(c, "providers_file", None))
+
+
+def _user(c: Context, user: str | None) -> str | None:
+    return setting(c, "user", user)
+
+
+def _print_json(data: Any) -> None:
+    print(_json.dumps(data, indent=2, default=str))
+
+
+@cli_task(
+    client_id="the app's client ID (else <PROVIDER>_CLIENT_ID from the environment or .env)",
+    client_secret="the app's client secret (else <PROVIDER>_CLIENT_SECRET)",
+    redirect_uri="the callback URL registered with the app (https, or http on 127.0.0.1)",
+    scope="scopes to ask for, space- or comma-separated",
+    host="serve the provider from this host[:port] (GitHub Enterprise, the sandbox)",
+    secret_in_env="keep the client secret out of the file: read it from the environment",
+)
+def configure(c: Context, provider: str | None = None, user: str | None = None,
+              creds: str | None = None, client_id: str | None = None,
+              client_secret: str | None = None, redirect_uri: str | None = None,
+              scope: str | None = None, host: str | None = None,
+              secret_in_env: bool = False, json: bool = False) -> None:
+    """Record the OAuth app's client id, secret, callback URL and scope."""
+    store = _creds(c, creds)
+    app = flow.configure(store, _provider(c, provider), client_id=client_id,
+                         client_secret=client_secret, redirect_uri=redirect_uri, scope=scope,
+                         host=host, store_secret=not secret_in_env)
+    summary = {"provider": app.provider.name, "client_id": app.client_id,
+               "client_secret": mask(app.client_secret), "secret_source": app.secret_source,
+               "redirect_uri": app.redirect_uri, "scope": app.scope, "creds": str(store.path)}
+    if json:
+        _print_json(summary)
+        return
+    print(f"configured {app.provider.name} in {store.path}")
+    for key in ("client_id", "redirect_uri", "scope"):
+        print(f"  {key}: {summary[key]}")
+    print(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
+    if not app.client_secret and app.provider.client_auth != "none":
+        warn(f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
+             "--client-secret before auth.exchange")
+    print(f"next: invoke auth.url -p {app.provider.name}")
+
+
+@cli_task(
+    scope="scopes for this authorization (default: the configured scope)",
+    redirect_uri="callback URL for this authorization (default: the configured one)",
+    open="open the URL in a web browser",
+)
+def url(c: Context, provider: str | None = None, user: str | None = None,
+        creds: str | None = None, scope: str | None = None, redirect_uri: str | None = None,
+        open: bool = False, json: bool = False) -> None:
+    """Line 1: make the authorize URL (new state and PKCE verifier) and save it as pending."""
+    prov = _provider(c, provider)
+    owner = _user(c, user)
+    started = flow.start_authorization(_creds(c, creds), prov, scope=scope,
+                                       redirect_uri=redirect_uri,
+                                       extra_params={"login": owner} if owner else None)
+    if json:
+        _print_json({"url": started.url, "state": started.state})
+    else:
+        print(started.url)
+        warn_next = (f"after approving, run: invoke auth.code -p {prov.name} "
+                     "--url '<the address the browser shows>'")
+        print(f"next: {warn_next}")
+    if open:
+        import webbrowser
+
+        if not webbrowser.open(started.url):
+            warn("could not open a browser: open the URL above by hand")
+
+
+@cli_task(
+    code="the code from the redirect (with --state when several authorizations are pending)",
+    state="the state of the authorization the code belongs to",
+    url="the whole address the browser shows after the redirect",
+)
+def code(c: Context, provider: str | None = None, user: str | None = None,
+         creds: str | None = None, code: str | None = None, state: str | None = None,
+         url: str | None = None) -> None:
+    """Line 6: store the code that came back (from --url or --code) on its authorization."""
+    prov = _provider(c, provider)
+    matched = flow.store_code(_creds(c, creds), prov, code=code, state=state, url=url)
+    print(f"stored the code for authorization {matched[:8]}...")
+    print(f"next: invoke auth.exchange -p {prov.name}")
+
+
+@cli_task(state="which pending authorization to exchange (default: the only one)")
+def exchange(c: Context, provider: str | None = None, user: str | None = None,
+             creds: str | None = None, state: str | None = None, json: bool = False) -> None:
+    """Lines 7-8: exchange the code for an access token and store it."""
+    prov = _provider(c, provider)
+    done = flow.exchange_code(_creds(c, creds), prov, state=state, user=user)
+    summary = {"provider": prov.name, "state": done.state, "owner": done.owner,
+               "token": mask(done.token["access_token"]), "scope": done.token.get("scope"),
+               "expires_at": done.token.get("expires_at")}
+    if json:
+        _print_json(summary)
+        return
+    print(f"got token {summary['token']} (scopes: {', '.join(summary['scope']) or 'none'})")
+    print(f"next: invoke auth.verify -p {prov.name}")
+
+
+@cli_task()
+def verify(c: Context, provider: str | None = None, user: str | None = None,
+           creds: str | None = None, json: bool = False) -> None:
+    """Use the token: ask the provider whose it is and which scopes it has."""
+    prov = _provider(c, provider)
+    results = flow.verify_token(_creds(c, creds), prov, user=_user(c, user))
+    for result in results:
+        if result.missing_scopes:
+            warn(f"{result.owner} granted fewer scopes than asked: missing "
+                 f"{', '.join(result.missing_scopes)}")
+    if json:
+        _print_json([{"provider": prov.name, "owner": r.owner, "scopes": r.scopes,
+                      "missing_scopes": r.missing_scopes,
+                      "token": mask(r.token["access_token"])} for r in results])
+        return
+    for result in results:
+        print(f"verified {prov.name} token {mask(result.token['access_token'])}: "
+              f"login {result.owner}, scopes {', '.join(result.scopes) or 'none'}")
+
+
+@cli_task(provider="show only this provider")
+def status(c: Context, provider: str | None = None, user: str | None = None,
+           creds: str | None = None, json: bool = False) -> None:
+    """Show providers, owners, scopes and expiry (secrets masked); changes nothing."""
+    store = _creds(c, creds)
+    rows = flow.status_rows(store, load_providers(setting(c, "providers_file", None)))
+    rows = [r for r in rows if (not provider or r["provider"] == provider)
+            and (not user or r["owner"] == user)]
+    if json:
+        _print_json(rows)
+        return
+    if not rows:
+        print(f"nothing stored in {store.path} yet: run `invoke auth.configure` first")
+        return
+    header = ("PROVIDER", "OWNER", "TOKEN", "SCOPES", "EXPIRES", "SECRET FROM")
+    table = [header] + [(
+        r["provider"],
+        (r["owner"] or "(unverified)" if r["token"] else "-") + (" *" if r["default"] else ""),
+        r["token"] or "-", ",".join(r["scopes"]) or "-",
+        (r["expires_at"] or "never") + (" (expired)" if r.get("expired") else ""),
+        r["secret_source"],
+    ) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+@cli_task()
+def token(c: Context, provider: str | None = None, user: str | None = None,
+          creds: str | None = None) -> None:
+    """Print only the raw access token, for TOKEN=$(invoke auth.token)."""
+    print(flow.access_token(_creds(c, creds), _provider(c, provider), _user(c, user)))
