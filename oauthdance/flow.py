@@ -55,8 +55,12 @@ def configure(
     """
     prefix = provider.env_prefix
     existing = creds.record(provider.name)
-    client_id = (client_id or environment_value(f"{prefix}_CLIENT_ID", environ)[0]
-                 or existing.get("client_id") or "").strip()
+    client_id = (
+        client_id
+        or environment_value(f"{prefix}_CLIENT_ID", environ)[0]
+        or existing.get("client_id")
+        or ""
+    ).strip()
     if not client_id:
         raise ConfigError(
             f"no client_id for {provider.name!r}",
@@ -64,11 +68,15 @@ def configure(
         )
     secret = client_secret or environment_value(f"{prefix}_CLIENT_SECRET", environ)[0]
     redirect_uri = oauth.check_redirect_uri(
-        (redirect_uri or existing.get("redirect_uri") or resolve_app(provider, {}).redirect_uri)
-        .strip()
+        (
+            redirect_uri or existing.get("redirect_uri") or resolve_app(provider, {}).redirect_uri
+        ).strip()
     )
-    scope = " ".join(oauth.split_scopes(scope if scope is not None else existing.get("scope")
-                                        or provider.default_scope))
+    scope = " ".join(
+        oauth.split_scopes(
+            scope if scope is not None else existing.get("scope") or provider.default_scope
+        )
+    )
     with creds.update() as data:
         record = data.setdefault(provider.name, {})
         record["client_id"] = client_id
@@ -271,8 +279,7 @@ def request_token(app: App, grant_type: str, params: dict[str, Any]) -> dict[str
     body = oauth.token_request_body(
         grant_type, app.client_id, app.client_secret, method == "client_secret_post", **params
     )
-    headers = {"Accept": "application/json",
-               "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
     if method == "client_secret_basic":
         headers["Authorization"] = oauth.basic_authorization(app.client_id, app.client_secret or "")
     response = send("POST", app.provider.token_endpoint, data=body, headers=headers)
@@ -321,13 +328,14 @@ def verify_token(
                 f"log in again as {key}, or use --user {login}",
             )
         scopes = header_scopes if header_scopes is not None else list(token.get("scope") or [])
-        missing = oauth.missing_scopes(token.get("requested_scope"), scopes,
-                                       provider.implied_scopes)
+        missing = oauth.missing_scopes(
+            token.get("requested_scope"), scopes, provider.implied_scopes
+        )
         verified = {**token, "login": login, "scope": scopes, "verified_at": stamp}
         results.append(Verified(login, scopes, missing, verified))
     with creds.update() as data:
         rec = data.setdefault(provider.name, {})
-        for (where, key, _), result in zip(targets, results):
+        for (where, key, _), result in zip(targets, results, strict=True):
             rec.get(where, {}).pop(key, None)
             rec.setdefault("tokens", {})[result.owner] = result.token
         if not rec.get("unverified"):
@@ -339,8 +347,9 @@ def verify_token(
 
 def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str] | None]:
     """(login, scopes from the scopes header or None) from the provider's user endpoint."""
-    response = send("GET", provider.api_root + provider.user_path,
-                    headers=api_headers(provider, access_token))
+    response = send(
+        "GET", provider.api_root + provider.user_path, headers=api_headers(provider, access_token)
+    )
     if response.status_code == 401:
         raise ProviderError(
             "bad_credentials",
@@ -349,14 +358,16 @@ def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str
         )
     if response.status_code >= 400:
         raise ProviderError(
-            f"http_{response.status_code}", response.text[:200],
+            f"http_{response.status_code}",
+            response.text[:200],
             "check the provider's api_base and user_path",
         )
     try:
         login = str(response.json()[provider.login_field])
     except (ValueError, KeyError, TypeError) as exc:
         raise NetworkError(
-            f"the user endpoint gave no {provider.login_field!r}", "check the provider's login_field"
+            f"the user endpoint gave no {provider.login_field!r}",
+            "check the provider's login_field",
         ) from exc
     header = response.headers.get(provider.scopes_header) if provider.scopes_header else None
     return login, (oauth.split_scopes(header) if header is not None else None)
@@ -384,22 +395,39 @@ def status_rows(creds: CredentialsFile, providers: dict[str, Provider]) -> list[
     for name, record in creds.read().items():
         provider = providers.get(name) or Provider(name, "", "", "")
         app = resolve_app(provider, record)
-        base = {"provider": name, "client_id": app.client_id,
-                "client_secret": mask(app.client_secret), "secret_source": app.secret_source,
-                "pending": len(record.get("pending") or {})}
+        base = {
+            "provider": name,
+            "client_id": app.client_id,
+            "client_secret": mask(app.client_secret),
+            "secret_source": app.secret_source,
+            "pending": len(record.get("pending") or {}),
+        }
         owners = [(o, t, True) for o, t in (record.get("tokens") or {}).items()]
         owners += [(None, t, False) for t in (record.get("unverified") or {}).values()]
         if not owners:
-            rows.append({**base, "owner": None, "token": "", "scopes": [], "expires_at": None,
-                         "verified_at": None, "default": False})
+            rows.append(
+                {
+                    **base,
+                    "owner": None,
+                    "token": "",
+                    "scopes": [],
+                    "expires_at": None,
+                    "verified_at": None,
+                    "default": False,
+                }
+            )
         for owner, token, verified in owners:
             expires = parse_time(token.get("expires_at"))
-            rows.append({
-                **base, "owner": owner, "token": mask(token.get("access_token")),
-                "scopes": list(token.get("scope") or []),
-                "expires_at": token.get("expires_at"),
-                "expired": bool(expires and expires <= utcnow()),
-                "verified_at": token.get("verified_at") if verified else None,
-                "default": owner is not None and owner == record.get("default_user"),
-            })
+            rows.append(
+                {
+                    **base,
+                    "owner": owner,
+                    "token": mask(token.get("access_token")),
+                    "scopes": list(token.get("scope") or []),
+                    "expires_at": token.get("expires_at"),
+                    "expired": bool(expires and expires <= utcnow()),
+                    "verified_at": token.get("verified_at") if verified else None,
+                    "default": owner is not None and owner == record.get("default_user"),
+                }
+            )
     return rows

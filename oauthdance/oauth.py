@@ -163,11 +163,13 @@ def basic_authorization(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-def missing_scopes(requested: str | list[str] | None, granted: list[str],
-                   implied_by: dict[str, list[str]]) -> list[str]:
+def missing_scopes(
+    requested: str | list[str] | None, granted: list[str], implied_by: dict[str, list[str]]
+) -> list[str]:
     """Requested scopes the grant lacks, counting a broader scope as covering a narrower one."""
     return [
-        scope for scope in split_scopes(requested)
+        scope
+        for scope in split_scopes(requested)
         if scope not in granted and not set(implied_by.get(scope, ())) & set(granted)
     ]
 

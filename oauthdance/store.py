@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,27 +61,14 @@ class CredentialsFile:
 
         If the body raises, nothing is written: the file stays exactly as it was.
         """
-        from filelock import FileLock, Timeout
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path.with_name(f".{self.path.name}.lock")))
-        try:
-            lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
-        except Timeout as exc:
-            raise CredentialsFileError(
-                f"{self.path} is locked by another process",
-                "wait for the other step to finish, or remove a stale lock file "
-                f"{lock.lock_file}",
-            ) from exc
-        try:
+        with _exclusive_lock(self.path.with_name(f".{self.path.name}.lock")):
             raw = self._parse_raw()
             data = {name: upgrade_record(rec) for name, rec in raw.items()}
             before = copy.deepcopy(raw)
             yield data
             if data != before:
                 self._write(data)
-        finally:
-            lock.release()
 
     def _parse_raw(self) -> dict[str, Any]:
         try:
@@ -127,7 +115,9 @@ class CredentialsFile:
             text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
         else:
             text = json.dumps(data, indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -139,6 +129,47 @@ class CredentialsFile:
             Path(tmp).unlink(missing_ok=True)
             raise
         _fsync_dir(self.path.parent)
+
+
+@contextmanager
+def _exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """An advisory lock held by this process until the block ends.
+
+    POSIX `flock` where it exists (released by the kernel even if the process dies, and
+    cheap to import); the `filelock` package elsewhere (Windows).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(str(lock_path), timeout=LOCK_TIMEOUT_SECONDS):
+                yield
+        except Timeout as exc:
+            raise _lock_timeout(lock_path) from exc
+        return
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise _lock_timeout(lock_path) from None
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _lock_timeout(lock_path: Path) -> CredentialsFileError:
+    return CredentialsFileError(
+        f"the credentials file is locked by another process ({lock_path})",
+        "wait for the other step to finish and try again",
+    )
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -167,8 +198,10 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
     upgraded = {k: v for k, v in record.items() if k not in ("state", "code", "token")}
     state, code, token = record.get("state"), record.get("code"), record.get("token")
     if state:
-        pending: dict[str, Any] = {"scope": record.get("scope"), "redirect_uri": record.get(
-            "redirect_uri")}
+        pending: dict[str, Any] = {
+            "scope": record.get("scope"),
+            "redirect_uri": record.get("redirect_uri"),
+        }
         if code:
             pending["code"] = code
         upgraded.setdefault("pending", {})[str(state)] = pending

@@ -217,13 +217,16 @@ class Sandbox:
         uri = params.get("redirect_uri") or app.callback_url
         if error == "redirect_uri_mismatch":
             uri = app.callback_url  # GitHub sends this one to the registered callback
-        return _with_query(uri, {
-            "error": error,
-            "error_description": text,
-            "error_uri": "https://docs.github.com/apps/managing-oauth-apps/"
-            "troubleshooting-authorization-request-errors",
-            "state": params.get("state"),
-        })
+        return _with_query(
+            uri,
+            {
+                "error": error,
+                "error_description": text,
+                "error_uri": "https://docs.github.com/apps/managing-oauth-apps/"
+                "troubleshooting-authorization-request-errors",
+                "state": params.get("state"),
+            },
+        )
 
     # -- token endpoint -----------------------------------------------------------------
 
@@ -261,15 +264,16 @@ class Sandbox:
             or grant.client_id != app.client_id
             or self.now() - grant.issued_at > CODE_LIFETIME
         ):
-            raise SandboxError(
-                "bad_verification_code", "The code passed is incorrect or expired."
-            )
+            raise SandboxError("bad_verification_code", "The code passed is incorrect or expired.")
         if grant.redirect_uri and form.get("redirect_uri") != grant.redirect_uri:
             raise SandboxError(
-                "redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL"
-                " for this application.",
+                "redirect_uri_mismatch",
+                "The redirect_uri MUST match the registered callback URL for this application.",
             )
-        if grant.code_challenge and pkce_s256(form.get("code_verifier", "")) != grant.code_challenge:
+        if (
+            grant.code_challenge
+            and pkce_s256(form.get("code_verifier", "")) != grant.code_challenge
+        ):
             raise SandboxError(
                 "bad_verification_code", "The code_verifier does not match the code_challenge."
             )
@@ -312,7 +316,9 @@ class Sandbox:
             or old.client_id != app.client_id
             or (old.refresh_expires_at or 0) <= self.now()
         ):
-            raise SandboxError("bad_refresh_token", "The refresh token passed is incorrect or expired.")
+            raise SandboxError(
+                "bad_refresh_token", "The refresh token passed is incorrect or expired."
+            )
         old.revoked = True  # rotation: the old pair dies at once
         del self.refresh_index[refresh_token]
         return self._issue(app, old.login, old.scopes, expiring=True)

@@ -68,8 +68,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self._json(404, {"message": "Not Found", "documentation_url": DOCS})
 
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -99,8 +100,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             app, _ = model.check_authorize(self.query)
         except SandboxError as exc:
-            self._html(404, pages.notice_page("Not found", exc.description,
-                                              "check the client_id in your configuration"))
+            self._html(
+                404,
+                pages.notice_page(
+                    "Not found", exc.description, "check the client_id in your configuration"
+                ),
+            )
             return
         problem = model.authorize_problem(app, self.query)
         if problem:
@@ -132,8 +137,9 @@ class Handler(BaseHTTPRequestHandler):
         if "application/json" in (self.headers.get("Accept") or ""):
             self._json(200, answer)
         else:  # GitHub's default answer is form-encoded
-            self._send(200, urlencode(answer).encode(),
-                       "application/x-www-form-urlencoded; charset=utf-8")
+            self._send(
+                200, urlencode(answer).encode(), "application/x-www-form-urlencoded; charset=utf-8"
+            )
 
     # -- REST API -----------------------------------------------------------------------
 
@@ -160,8 +166,9 @@ class Handler(BaseHTTPRequestHandler):
             "X-RateLimit-Resource": "core",
         }
         if remaining < 0:
-            self._json(403, {"message": "API rate limit exceeded", "documentation_url": DOCS},
-                       headers)
+            self._json(
+                403, {"message": "API rate limit exceeded", "documentation_url": DOCS}, headers
+            )
             return None
         return token, headers
 
@@ -170,10 +177,17 @@ class Handler(BaseHTTPRequestHandler):
         if found:
             token, headers = found
             user = self.server.model.users[token.login]
-            self._json(200, {
-                "login": user.login, "id": user.id, "name": user.name or user.login,
-                "type": "User", "html_url": f"{self.base_url}/{user.login}",
-            }, headers)
+            self._json(
+                200,
+                {
+                    "login": user.login,
+                    "id": user.id,
+                    "name": user.name or user.login,
+                    "type": "User",
+                    "html_url": f"{self.base_url}/{user.login}",
+                },
+                headers,
+            )
 
     def api_user_repos(self) -> None:
         found = self._authenticated()
@@ -190,8 +204,12 @@ class Handler(BaseHTTPRequestHandler):
         total = user.repo_count
         start = (page - 1) * per_page
         items = [_repo(user.login, user.id, i) for i in range(start, min(start + per_page, total))]
-        link = _link_header(f"{self.base_url}/api/v3/user/repos", self.query, page,
-                            max(1, math.ceil(total / per_page)))
+        link = _link_header(
+            f"{self.base_url}/api/v3/user/repos",
+            self.query,
+            page,
+            max(1, math.ceil(total / per_page)),
+        )
         if link:
             headers["Link"] = link
         self._json(200, items, headers)
@@ -213,25 +231,40 @@ class Handler(BaseHTTPRequestHandler):
             token.revoked = True
             self._send(204, b"", "application/json")
             return
-        self._json(200, {"token": token.access_token, "scopes": token.scopes,
-                         "user": {"login": token.login}, "app": {"client_id": client_id}})
+        self._json(
+            200,
+            {
+                "token": token.access_token,
+                "scopes": token.scopes,
+                "user": {"login": token.login},
+                "app": {"client_id": client_id},
+            },
+        )
 
     def index(self) -> None:
-        self._html(200, pages.notice_page(
-            "oauthdance sandbox",
-            "A local GitHub-compatible OAuth provider for demos and tests.",
-            "point the 'sandbox' provider at this host: invoke auth.configure -p sandbox "
-            f"--host {self.base_url.split('//')[1]}",
-        ))
+        self._html(
+            200,
+            pages.notice_page(
+                "oauthdance sandbox",
+                "A local GitHub-compatible OAuth provider for demos and tests.",
+                "point the 'sandbox' provider at this host: invoke auth.configure -p sandbox "
+                f"--host {self.base_url.split('//')[1]}",
+            ),
+        )
 
 
 def _repo(login: str, owner_id: int, index: int) -> dict[str, Any]:
     name = f"repo-{index + 1:05d}"
     return {
-        "id": owner_id * 100000 + index + 1, "name": name, "full_name": f"{login}/{name}",
-        "private": index % 3 == 0, "owner": {"login": login, "id": owner_id},
-        "description": f"Sandbox repository number {index + 1}", "fork": index % 7 == 0,
-        "stargazers_count": (index * 37) % 101, "language": ("Python", "Go", "Rust")[index % 3],
+        "id": owner_id * 100000 + index + 1,
+        "name": name,
+        "full_name": f"{login}/{name}",
+        "private": index % 3 == 0,
+        "owner": {"login": login, "id": owner_id},
+        "description": f"Sandbox repository number {index + 1}",
+        "fork": index % 7 == 0,
+        "stargazers_count": (index * 37) % 101,
+        "language": ("Python", "Go", "Rust")[index % 3],
     }
 
 
@@ -265,8 +298,9 @@ class RunningSandbox:
     def __init__(self, model: Sandbox | None = None, port: int = 0, verbose: bool = False) -> None:
         self.model = model or Sandbox()
         self.server = SandboxServer(self.model, port, verbose)
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name="oauthdance-sandbox")
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, name="oauthdance-sandbox"
+        )
 
     @property
     def url(self) -> str:

@@ -19,8 +19,9 @@ def _creds(c: Context, creds: str | None) -> CredentialsFile:
 
 
 def _provider(c: Context, provider: str | None) -> Provider:
-    return get_provider(setting(c, "provider", provider, "github"),
-                        setting(c, "providers_file", None))
+    return get_provider(
+        setting(c, "provider", provider, "github"), setting(c, "providers_file", None)
+    )
 
 
 def _user(c: Context, user: str | None) -> str | None:
@@ -39,19 +40,40 @@ def _print_json(data: Any) -> None:
     host="serve the provider from this host[:port] (GitHub Enterprise, the sandbox)",
     secret_in_env="keep the client secret out of the file: read it from the environment",
 )
-def configure(c: Context, provider: str | None = None, user: str | None = None,
-              creds: str | None = None, client_id: str | None = None,
-              client_secret: str | None = None, redirect_uri: str | None = None,
-              scope: str | None = None, host: str | None = None,
-              secret_in_env: bool = False, json: bool = False) -> None:
+def configure(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    redirect_uri: str | None = None,
+    scope: str | None = None,
+    host: str | None = None,
+    secret_in_env: bool = False,
+    json: bool = False,
+) -> None:
     """Record the OAuth app's client id, secret, callback URL and scope."""
     store = _creds(c, creds)
-    app = flow.configure(store, _provider(c, provider), client_id=client_id,
-                         client_secret=client_secret, redirect_uri=redirect_uri, scope=scope,
-                         host=host, store_secret=not secret_in_env)
-    summary = {"provider": app.provider.name, "client_id": app.client_id,
-               "client_secret": mask(app.client_secret), "secret_source": app.secret_source,
-               "redirect_uri": app.redirect_uri, "scope": app.scope, "creds": str(store.path)}
+    app = flow.configure(
+        store,
+        _provider(c, provider),
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        host=host,
+        store_secret=not secret_in_env,
+    )
+    summary = {
+        "provider": app.provider.name,
+        "client_id": app.client_id,
+        "client_secret": mask(app.client_secret),
+        "secret_source": app.secret_source,
+        "redirect_uri": app.redirect_uri,
+        "scope": app.scope,
+        "creds": str(store.path),
+    }
     if json:
         _print_json(summary)
         return
@@ -60,8 +82,10 @@ def configure(c: Context, provider: str | None = None, user: str | None = None,
         print(f"  {key}: {summary[key]}")
     print(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
     if not app.client_secret and app.provider.client_auth != "none":
-        warn(f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
-             "--client-secret before auth.exchange")
+        warn(
+            f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
+            "--client-secret before auth.exchange"
+        )
     print(f"next: invoke auth.url -p {app.provider.name}")
 
 
@@ -70,21 +94,34 @@ def configure(c: Context, provider: str | None = None, user: str | None = None,
     redirect_uri="callback URL for this authorization (default: the configured one)",
     open="open the URL in a web browser",
 )
-def url(c: Context, provider: str | None = None, user: str | None = None,
-        creds: str | None = None, scope: str | None = None, redirect_uri: str | None = None,
-        open: bool = False, json: bool = False) -> None:
+def url(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    scope: str | None = None,
+    redirect_uri: str | None = None,
+    open: bool = False,
+    json: bool = False,
+) -> None:
     """Line 1: make the authorize URL (new state and PKCE verifier) and save it as pending."""
     prov = _provider(c, provider)
     owner = _user(c, user)
-    started = flow.start_authorization(_creds(c, creds), prov, scope=scope,
-                                       redirect_uri=redirect_uri,
-                                       extra_params={"login": owner} if owner else None)
+    started = flow.start_authorization(
+        _creds(c, creds),
+        prov,
+        scope=scope,
+        redirect_uri=redirect_uri,
+        extra_params={"login": owner} if owner else None,
+    )
     if json:
         _print_json({"url": started.url, "state": started.state})
     else:
         print(started.url)
-        warn_next = (f"after approving, run: invoke auth.code -p {prov.name} "
-                     "--url '<the address the browser shows>'")
+        warn_next = (
+            f"after approving, run: invoke auth.code -p {prov.name} "
+            "--url '<the address the browser shows>'"
+        )
         print(f"next: {warn_next}")
     if open:
         import webbrowser
@@ -98,9 +135,15 @@ def url(c: Context, provider: str | None = None, user: str | None = None,
     state="the state of the authorization the code belongs to",
     url="the whole address the browser shows after the redirect",
 )
-def code(c: Context, provider: str | None = None, user: str | None = None,
-         creds: str | None = None, code: str | None = None, state: str | None = None,
-         url: str | None = None) -> None:
+def code(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    code: str | None = None,
+    state: str | None = None,
+    url: str | None = None,
+) -> None:
     """Line 6: store the code that came back (from --url or --code) on its authorization."""
     prov = _provider(c, provider)
     matched = flow.store_code(_creds(c, creds), prov, code=code, state=state, url=url)
@@ -109,14 +152,25 @@ def code(c: Context, provider: str | None = None, user: str | None = None,
 
 
 @cli_task(state="which pending authorization to exchange (default: the only one)")
-def exchange(c: Context, provider: str | None = None, user: str | None = None,
-             creds: str | None = None, state: str | None = None, json: bool = False) -> None:
+def exchange(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    state: str | None = None,
+    json: bool = False,
+) -> None:
     """Lines 7-8: exchange the code for an access token and store it."""
     prov = _provider(c, provider)
     done = flow.exchange_code(_creds(c, creds), prov, state=state, user=user)
-    summary = {"provider": prov.name, "state": done.state, "owner": done.owner,
-               "token": mask(done.token["access_token"]), "scope": done.token.get("scope"),
-               "expires_at": done.token.get("expires_at")}
+    summary = {
+        "provider": prov.name,
+        "state": done.state,
+        "owner": done.owner,
+        "token": mask(done.token["access_token"]),
+        "scope": done.token.get("scope"),
+        "expires_at": done.token.get("expires_at"),
+    }
     if json:
         _print_json(summary)
         return
@@ -125,33 +179,59 @@ def exchange(c: Context, provider: str | None = None, user: str | None = None,
 
 
 @cli_task()
-def verify(c: Context, provider: str | None = None, user: str | None = None,
-           creds: str | None = None, json: bool = False) -> None:
+def verify(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    json: bool = False,
+) -> None:
     """Use the token: ask the provider whose it is and which scopes it has."""
     prov = _provider(c, provider)
     results = flow.verify_token(_creds(c, creds), prov, user=_user(c, user))
     for result in results:
         if result.missing_scopes:
-            warn(f"{result.owner} granted fewer scopes than asked: missing "
-                 f"{', '.join(result.missing_scopes)}")
+            warn(
+                f"{result.owner} granted fewer scopes than asked: missing "
+                f"{', '.join(result.missing_scopes)}"
+            )
     if json:
-        _print_json([{"provider": prov.name, "owner": r.owner, "scopes": r.scopes,
-                      "missing_scopes": r.missing_scopes,
-                      "token": mask(r.token["access_token"])} for r in results])
+        _print_json(
+            [
+                {
+                    "provider": prov.name,
+                    "owner": r.owner,
+                    "scopes": r.scopes,
+                    "missing_scopes": r.missing_scopes,
+                    "token": mask(r.token["access_token"]),
+                }
+                for r in results
+            ]
+        )
         return
     for result in results:
-        print(f"verified {prov.name} token {mask(result.token['access_token'])}: "
-              f"login {result.owner}, scopes {', '.join(result.scopes) or 'none'}")
+        print(
+            f"verified {prov.name} token {mask(result.token['access_token'])}: "
+            f"login {result.owner}, scopes {', '.join(result.scopes) or 'none'}"
+        )
 
 
 @cli_task(provider="show only this provider")
-def status(c: Context, provider: str | None = None, user: str | None = None,
-           creds: str | None = None, json: bool = False) -> None:
+def status(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    json: bool = False,
+) -> None:
     """Show providers, owners, scopes and expiry (secrets masked); changes nothing."""
     store = _creds(c, creds)
     rows = flow.status_rows(store, load_providers(setting(c, "providers_file", None)))
-    rows = [r for r in rows if (not provider or r["provider"] == provider)
-            and (not user or r["owner"] == user)]
+    rows = [
+        r
+        for r in rows
+        if (not provider or r["provider"] == provider) and (not user or r["owner"] == user)
+    ]
     if json:
         _print_json(rows)
         return
@@ -159,20 +239,25 @@ def status(c: Context, provider: str | None = None, user: str | None = None,
         print(f"nothing stored in {store.path} yet: run `invoke auth.configure` first")
         return
     header = ("PROVIDER", "OWNER", "TOKEN", "SCOPES", "EXPIRES", "SECRET FROM")
-    table = [header] + [(
-        r["provider"],
-        (r["owner"] or "(unverified)" if r["token"] else "-") + (" *" if r["default"] else ""),
-        r["token"] or "-", ",".join(r["scopes"]) or "-",
-        (r["expires_at"] or "never") + (" (expired)" if r.get("expired") else ""),
-        r["secret_source"],
-    ) for r in rows]
+    table = [header] + [
+        (
+            r["provider"],
+            (r["owner"] or "(unverified)" if r["token"] else "-") + (" *" if r["default"] else ""),
+            r["token"] or "-",
+            ",".join(r["scopes"]) or "-",
+            (r["expires_at"] or "never") + (" (expired)" if r.get("expired") else ""),
+            r["secret_source"],
+        )
+        for r in rows
+    ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 @cli_task()
-def token(c: Context, provider: str | None = None, user: str | None = None,
-          creds: str | None = None) -> None:
+def token(
+    c: Context, provider: str | None = None, user: str | None = None, creds: str | None = None
+) -> None:
     """Print only the raw access token, for TOKEN=$(invoke auth.token)."""
     print(flow.access_token(_creds(c, creds), _provider(c, provider), _user(c, user)))

@@ -1,0 +1,146 @@
+"""The invoke face: the demo, settings precedence, .env, help, and a light start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, configure_args, run_invoke
+
+from oauthdance.sandbox import App, RunningSandbox
+from oauthdance.store import CredentialsFile
+
+
+def test_demo_runs_a_complete_dance_offline(tmp_path: Path) -> None:
+    done = run_invoke("demo")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1].startswith("done: verified login octocat, token gho_****")
+    for step in ("auth.configure", "auth.url", "auth.code", "auth.exchange", "auth.verify"):
+        assert any(step in line for line in lines), step
+    assert list(tmp_path.iterdir()) == []  # nothing left behind without --creds
+
+
+def test_demo_can_keep_its_credentials(tmp_path: Path) -> None:
+    creds = tmp_path / "demo.yaml"
+    assert run_invoke("demo", "--creds", str(creds)).returncode == 0
+    record = CredentialsFile(creds).record("sandbox")
+    assert record["tokens"]["octocat"]["access_token"].startswith("gho_")
+    # the sandbox is gone, so the token is no use now, but the file is well-formed
+    assert creds.stat().st_mode & 0o777 == 0o600
+
+
+def test_every_task_documents_every_flag() -> None:
+    for name in (
+        "auth.configure",
+        "auth.url",
+        "auth.code",
+        "auth.exchange",
+        "auth.verify",
+        "auth.status",
+        "auth.token",
+        "sandbox.serve",
+        "demo",
+    ):
+        done = run_invoke("--help", name)
+        assert done.returncode == 0
+        options = [line for line in done.stdout.splitlines() if line.strip().startswith("-")]
+        assert options and all(len(line.split(None, 1)) == 2 for line in options), done.stdout
+
+
+def test_creds_from_invoke_config_then_environment(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    args = configure_args(sandbox, app, tmp_path / "unused.json")
+    args = args[: args.index("--creds")] + args[args.index("--creds") + 2 :]
+    assert run_invoke(*args, env={"OAUTHDANCE_CREDS": "from-env.json"}).returncode == 0
+    assert (tmp_path / "from-env.json").exists()
+    (tmp_path / "invoke.yaml").write_text("oauthdance:\n  creds: from-config.yaml\n")
+    assert (
+        run_invoke("-f", "invoke.yaml", *args, env={"OAUTHDANCE_CREDS": "from-env.json"}).returncode
+        == 0
+    )
+    assert (tmp_path / "from-config.yaml").exists()
+    assert run_invoke(*args, env={"INVOKE_OAUTHDANCE_CREDS": "invoke-env.json"}).returncode == 0
+    assert (tmp_path / "invoke-env.json").exists()
+    assert run_invoke(*args, "--creds", "flag.json").returncode == 0
+    assert (tmp_path / "flag.json").exists()
+
+
+def test_provider_from_invoke_config(sandbox: RunningSandbox, app: App, tmp_path: Path) -> None:
+    (tmp_path / "invoke.yaml").write_text("oauthdance:\n  provider: sandbox\n")
+    done = run_invoke("-f", "invoke.yaml", "auth.configure", "--client-id", "abc")
+    assert done.returncode == 0
+    assert json.loads((tmp_path / "creds.json").read_text())["sandbox"]["client_id"] == "abc"
+
+
+def test_secret_from_dotenv_is_used_and_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "GITHUB_CLIENT_ID=from-dotenv\nGITHUB_CLIENT_SECRET=dotenv-secret-1234567\n"
+    )
+    done = run_invoke("auth.configure", "--secret-in-env", "--json")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["client_id"] == "from-dotenv" and shown["secret_source"] == ".env"
+    assert "dotenv-secret" not in done.stdout
+    stored = json.loads((tmp_path / "creds.json").read_text())["github"]
+    assert "client_secret" not in stored
+    status = run_invoke(
+        "auth.status", "--json", env={"GITHUB_CLIENT_SECRET": "environment-secret-99"}
+    )
+    row = json.loads(status.stdout)[0]
+    assert row["secret_source"] == "environment" and row["client_secret"] == "****t-99"
+
+
+def test_configure_refuses_bad_values_and_keeps_the_file(tmp_path: Path) -> None:
+    creds = tmp_path / "creds.json"
+    creds.write_text('{"gitlab": {"client_id": "keep"}}')
+    before = creds.read_bytes()
+    for args, message in (
+        (["--client-id", "  "], "no client_id"),
+        (["--client-id", "x", "--redirect-uri", "http://example.com/cb"], "must be https"),
+    ):
+        done = run_invoke("auth.configure", *args)
+        assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+        assert creds.read_bytes() == before
+
+
+def test_configure_keeps_other_providers(tmp_path: Path) -> None:
+    creds = tmp_path / "creds.json"
+    creds.write_text('{"gitlab": {"client_id": "keep", "tokens": {"me": {"access_token": "t"}}}}')
+    assert run_invoke("auth.configure", "--client-id", "gh").returncode == 0
+    data = json.loads(creds.read_text())
+    assert data["gitlab"] == {"client_id": "keep", "tokens": {"me": {"access_token": "t"}}}
+    assert data["github"]["client_id"] == "gh"
+
+
+def test_token_without_login_says_what_to_run(tmp_path: Path) -> None:
+    done = run_invoke("auth.token")
+    assert done.returncode != 0 and "auth.login" in done.stderr
+    assert done.stdout == ""
+
+
+def test_auth_url_does_not_import_http_or_oauth_libraries(tmp_path: Path) -> None:
+    CredentialsFile(tmp_path / "creds.json")
+    code = (
+        "import sys, invoke.program\n"
+        "from oauthdance.tasks import namespace\n"
+        "from invoke import Program\n"
+        "Program(namespace=namespace()).run(['invoke', 'auth.configure', '--client-id', 'x'],"
+        " exit=False)\n"
+        "Program(namespace=namespace()).run(['invoke', 'auth.url'], exit=False)\n"
+        "heavy = [m for m in ('requests', 'oauthlib', 'urllib3') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert "https://github.com/login/oauth/authorize?" in done.stdout, done.stderr
+    assert "HEAVY []" in done.stdout
+
+
+def test_tasks_file_is_thin() -> None:
+    text = (ROOT / "tasks.py").read_text()
+    assert len(text.splitlines()) < 10 and "namespace()" in text
