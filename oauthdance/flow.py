@@ -255,21 +255,50 @@ def exchange_code(
         params["code_verifier"] = pending["code_verifier"]
     answer = request_token(app, "authorization_code", params)
     token = token_record(answer, pending.get("scope") or "", now or utcnow())
-    with creds.update() as data:
-        rec = data.setdefault(provider.name, {})
-        rec.get("pending", {}).pop(state, None)
-        if not rec.get("pending"):
-            rec.pop("pending", None)
-        if user:
-            rec.setdefault("tokens", {})[user] = token
-        else:
-            rec.setdefault("unverified", {})[state] = token
+    save_new_token(creds, provider, state, token, user)
     return Exchanged(state, user, token)
 
 
-def request_token(app: App, grant_type: str, params: dict[str, Any]) -> dict[str, Any]:
-    """POST to the token endpoint with the provider's client authentication; parse the answer."""
-    method = app.provider.client_auth
+def save_new_token(
+    creds: CredentialsFile,
+    provider: Provider,
+    key: str,
+    token: dict[str, Any],
+    user: str | None = None,
+) -> None:
+    """File a fresh token: under `user` if named, else under `unverified[key]`.
+
+    The pending authorization `key` (if any) is consumed in the same write.
+    """
+    with creds.update() as data:
+        rec = data.setdefault(provider.name, {})
+        discard_pending_in(rec, key)
+        if user:
+            rec.setdefault("tokens", {})[user] = token
+        else:
+            rec.setdefault("unverified", {})[key] = token
+
+
+def discard_pending(creds: CredentialsFile, provider: Provider, state: str) -> None:
+    """Forget an authorization that will never complete (cancelled, timed out)."""
+    with creds.update() as data:
+        discard_pending_in(data.get(provider.name, {}), state)
+
+
+def discard_pending_in(record: dict[str, Any], state: str) -> None:
+    record.get("pending", {}).pop(state, None)
+    if "pending" in record and not record["pending"]:
+        del record["pending"]
+
+
+def request_token(
+    app: App, grant_type: str, params: dict[str, Any], authenticate: bool = True
+) -> dict[str, Any]:
+    """POST to the token endpoint with the provider's client authentication; parse the answer.
+
+    `authenticate=False` sends only the client_id (the device flow needs no secret).
+    """
+    method = app.provider.client_auth if authenticate else "none"
     if method != "none" and not app.client_secret:
         raise ConfigError(
             f"no client_secret for {app.provider.name!r}",
@@ -304,16 +333,20 @@ def verify_token(
     provider: Provider,
     *,
     user: str | None = None,
+    only: str | None = None,
     now: datetime | None = None,
 ) -> list[Verified]:
     """Ask the provider whose token it is; keep it under that login with its granted scopes.
 
-    Verifies every token waiting under `unverified` (without `user`), else the owner's.
+    Verifies the unverified token `only`, else every token waiting under `unverified`
+    (without `user`), else the owner's.
     """
     record = creds.record(provider.name)
     api = resolve_app(provider, record).provider
     unverified = record.get("unverified") or {}
-    if unverified and not user:
+    if only is not None:
+        targets = [("unverified", only, unverified[only])]
+    elif unverified and not user:
         targets = [("unverified", key, tok) for key, tok in unverified.items()]
     else:
         owner = pick_owner(record, user, provider.name)

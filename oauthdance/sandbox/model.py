@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CODE_LIFETIME = 600
 ACCESS_LIFETIME = 28800
 REFRESH_LIFETIME = 15897600
@@ -74,6 +75,21 @@ class Grant:
 
 
 @dataclass
+class DeviceGrant:
+    """A device code waiting for the user to enter its user_code and decide."""
+
+    client_id: str
+    scopes: list[str]
+    user_code: str
+    issued_at: float
+    interval: float
+    last_poll: float | None = None
+    decision: str | None = None  # "approved" or "denied"
+    login: str | None = None
+    used: bool = False
+
+
+@dataclass
 class Token:
     client_id: str
     login: str
@@ -114,6 +130,9 @@ class Sandbox:
     tokens: dict[str, Token] = field(default_factory=dict)
     refresh_index: dict[str, str] = field(default_factory=dict)
     rate: dict[str, RateCounter] = field(default_factory=dict)
+    device_grants: dict[str, DeviceGrant] = field(default_factory=dict)
+    device_lifetime: float = 900
+    device_interval: float = 5
     token_requests: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -248,6 +267,8 @@ class Sandbox:
         client_id, secret = _client_credentials(form, authorization)
         app = self.apps.get(client_id)
         grant_type = form.get("grant_type", "authorization_code")
+        if grant_type == DEVICE_GRANT and app is not None:
+            return self._device_token(app, form.get("device_code", ""))
         if app is None or app.client_secret != secret:
             raise SandboxError(
                 "incorrect_client_credentials",
@@ -322,6 +343,78 @@ class Sandbox:
         old.revoked = True  # rotation: the old pair dies at once
         del self.refresh_index[refresh_token]
         return self._issue(app, old.login, old.scopes, expiring=True)
+
+    # -- device flow (RFC 8628) -------------------------------------------------------------
+
+    def device_code(self, form: dict[str, str]) -> dict[str, Any]:
+        """`POST /login/device/code`: a device code and the user code to type."""
+        app = self.apps.get(form.get("client_id", ""))
+        if app is None:
+            return {
+                "error": "incorrect_client_credentials",
+                "error_description": "The client_id is not valid.",
+            }
+        if not app.device_flow:
+            return {
+                "error": "device_flow_disabled",
+                "error_description": "Device flow must be explicitly enabled for this App",
+            }
+        with self.lock:
+            device_code = secrets.token_hex(20)
+            letters = "BCDFGHJKLMNPQRSTVWXZ"
+            user_code = "".join(secrets.choice(letters) for _ in range(8))
+            user_code = f"{user_code[:4]}-{user_code[4:]}"
+            scopes = [s for s in _split(form.get("scope", "")) if s in KNOWN_SCOPES]
+            self.device_grants[device_code] = DeviceGrant(
+                app.client_id, scopes, user_code, self.now(), self.device_interval
+            )
+        return {
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": "/login/device",
+            "expires_in": int(self.device_lifetime),
+            "interval": int(self.device_interval),
+        }
+
+    def device_decide(self, user_code: str, login: str, approve: bool) -> bool:
+        """The user typed `user_code` on the device page and pressed a button."""
+        wanted = user_code.strip().upper().replace(" ", "")
+        with self.lock:
+            for grant in self.device_grants.values():
+                alive = self.now() - grant.issued_at <= self.device_lifetime
+                if grant.user_code.replace("-", "") == wanted.replace("-", "") and alive:
+                    if login not in self.users:
+                        self.add_user(login)
+                    grant.decision, grant.login = ("approved" if approve else "denied"), login
+                    return True
+        return False
+
+    def _device_token(self, app: App, device_code: str) -> dict[str, Any]:
+        grant = self.device_grants.get(device_code)
+        if grant is None or grant.client_id != app.client_id or grant.used:
+            raise SandboxError("incorrect_device_code", "The device_code provided is not valid.")
+        now = self.now()
+        if now - grant.issued_at > self.device_lifetime:
+            raise SandboxError("expired_token", "This 'device_code' has expired.")
+        too_soon = grant.last_poll is not None and now - grant.last_poll < grant.interval
+        grant.last_poll = now
+        if too_soon:
+            grant.interval += 5
+            raise SandboxError(
+                "slow_down",
+                "Too many requests have been made in the same "
+                f"timeframe; interval is now {grant.interval:g}.",
+            )
+        if grant.decision is None:
+            raise SandboxError(
+                "authorization_pending", "The authorization request is still pending."
+            )
+        if grant.decision == "denied":
+            raise SandboxError("access_denied", "The authorization request was denied.")
+        grant.used = True
+        return self._issue(
+            app, grant.login or self.default_login, grant.scopes, app.expiring_tokens
+        )
 
     # -- API ----------------------------------------------------------------------------
 

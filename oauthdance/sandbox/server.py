@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from . import pages
+from .. import pages
 from .model import Sandbox, SandboxError, Token, parse_form
 
 DOCS = "https://docs.github.com/rest"
@@ -139,6 +139,39 @@ class Handler(BaseHTTPRequestHandler):
         else:  # GitHub's default answer is form-encoded
             self._send(
                 200, urlencode(answer).encode(), "application/x-www-form-urlencoded; charset=utf-8"
+            )
+
+    def device_code(self) -> None:
+        answer = self.server.model.device_code({**self.query, **parse_form(self.body)})
+        if "verification_uri" in answer:
+            answer["verification_uri"] = self.base_url + answer["verification_uri"]
+        self._json(200, answer)
+
+    def device_page(self) -> None:
+        self._html(200, pages.device_page(self.server.model.default_login))
+
+    def device_decision(self) -> None:
+        form = parse_form(self.body)
+        approve = form.get("decision") == "approve"
+        login = form.get("login", "").strip() or self.server.model.default_login
+        if self.server.model.device_decide(form.get("user_code", ""), login, approve):
+            title = "Device authorized" if approve else "Device not authorized"
+            self._html(
+                200,
+                pages.notice_page(
+                    title,
+                    f"You chose to {'authorize' if approve else 'deny'} the device.",
+                    "return to your device",
+                ),
+            )
+        else:
+            self._html(
+                400,
+                pages.notice_page(
+                    "Code not recognised",
+                    "That code is wrong or has expired.",
+                    "check the code shown on your device",
+                ),
             )
 
     # -- REST API -----------------------------------------------------------------------
@@ -285,6 +318,9 @@ ROUTES: list[tuple[str, str, Callable[..., None]]] = [
     ("GET", r"/login/oauth/authorize", Handler.authorize_page),
     ("POST", r"/login/oauth/authorize", Handler.authorize_decision),
     ("POST", r"/login/oauth/access_token", Handler.access_token),
+    ("POST", r"/login/device/code", Handler.device_code),
+    ("GET", r"/login/device", Handler.device_page),
+    ("POST", r"/login/device", Handler.device_decision),
     ("GET", r"/api/v3/user", Handler.api_user),
     ("GET", r"/api/v3/user/repos", Handler.api_user_repos),
     ("POST", r"/api/v3/applications/([^/]+)/token", Handler.application_token),

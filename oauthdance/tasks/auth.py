@@ -8,6 +8,7 @@ from typing import Any
 from invoke import Context
 
 from .. import flow
+from ..errors import ConfigError
 from ..providers import Provider, get_provider, load_providers
 from ..store import CredentialsFile
 from ..tokens import mask
@@ -26,6 +27,15 @@ def _provider(c: Context, provider: str | None) -> Provider:
 
 def _user(c: Context, user: str | None) -> str | None:
     return setting(c, "user", user)
+
+
+def _port(value: str | None) -> int | None:
+    """A --port value (invoke passes it as text: its default is None)."""
+    if value is None:
+        return None
+    if not str(value).isdigit() or not 0 <= int(value) <= 65535:
+        raise ConfigError(f"--port {value!r} is not a port number", "pass 0 to 65535")
+    return int(value)
 
 
 def _print_json(data: Any) -> None:
@@ -189,30 +199,14 @@ def verify(
     """Use the token: ask the provider whose it is and which scopes it has."""
     prov = _provider(c, provider)
     results = flow.verify_token(_creds(c, creds), prov, user=_user(c, user))
-    for result in results:
-        if result.missing_scopes:
-            warn(
-                f"{result.owner} granted fewer scopes than asked: missing "
-                f"{', '.join(result.missing_scopes)}"
-            )
+    rows = [_verified_summary(prov, result) for result in results]
     if json:
-        _print_json(
-            [
-                {
-                    "provider": prov.name,
-                    "owner": r.owner,
-                    "scopes": r.scopes,
-                    "missing_scopes": r.missing_scopes,
-                    "token": mask(r.token["access_token"]),
-                }
-                for r in results
-            ]
-        )
+        _print_json(rows)
         return
-    for result in results:
+    for row in rows:
         print(
-            f"verified {prov.name} token {mask(result.token['access_token'])}: "
-            f"login {result.owner}, scopes {', '.join(result.scopes) or 'none'}"
+            f"verified {row['provider']} token {row['token']}: login {row['owner']}, "
+            f"scopes {', '.join(row['scopes']) or 'none'}"
         )
 
 
@@ -261,3 +255,90 @@ def token(
 ) -> None:
     """Print only the raw access token, for TOKEN=$(invoke auth.token)."""
     print(flow.access_token(_creds(c, creds), _provider(c, provider), _user(c, user)))
+
+
+def _verified_summary(prov: Provider, result: flow.Verified) -> dict[str, Any]:
+    """What to show of a verified token (masked); warns when scopes are missing."""
+    if result.missing_scopes:
+        warn(
+            f"{result.owner} granted fewer scopes than asked: missing "
+            f"{', '.join(result.missing_scopes)}"
+        )
+    return {
+        "provider": prov.name,
+        "owner": result.owner,
+        "scopes": result.scopes,
+        "missing_scopes": result.missing_scopes,
+        "token": mask(result.token["access_token"]),
+    }
+
+
+def _print_logged_in(prov: Provider, result: flow.Verified, json: bool) -> None:
+    row = _verified_summary(prov, result)
+    if json:
+        _print_json(row)
+    else:
+        print(
+            f"logged in to {prov.name} as {row['owner']} (token {row['token']}, "
+            f"scopes {', '.join(row['scopes']) or 'none'})"
+        )
+
+
+@cli_task(
+    scope="scopes for this login (default: the configured scope)",
+    port="receive the redirect on this 127.0.0.1 port (default: the redirect_uri's, or a "
+    "free one where the provider accepts any loopback port)",
+    timeout="seconds to wait for the redirect (default 300)",
+    no_browser="print the URL but do not open a browser",
+    paste="paste the redirected address (or the code) instead of receiving it",
+)
+def login(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    scope: str | None = None,
+    port: str | None = None,
+    timeout: int = 300,
+    no_browser: bool = False,
+    paste: bool = False,
+    json: bool = False,
+) -> None:
+    """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
+    from ..login import login as run_login
+
+    prov = _provider(c, provider)
+    result = run_login(
+        _creds(c, creds),
+        prov,
+        user=_user(c, user),
+        scope=scope,
+        port=_port(port),
+        timeout=float(timeout),
+        browser=not no_browser,
+        paste=paste,
+    )
+    _print_logged_in(prov, result, json)
+
+
+@cli_task(
+    scope="scopes for this login (default: the configured scope)",
+    no_browser="do not open the verification page in a browser",
+)
+def device(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    scope: str | None = None,
+    no_browser: bool = False,
+    json: bool = False,
+) -> None:
+    """Log in with the device flow: type a short code on another device."""
+    from ..device import device_login
+    from ..login import has_display, open_browser
+
+    prov = _provider(c, provider)
+    opener = open_browser if not no_browser and has_display() else None
+    result = device_login(_creds(c, creds), prov, scope=scope, opener=opener)
+    _print_logged_in(prov, result, json)

@@ -1,4 +1,4 @@
-"""Small, accessible HTML pages with no external assets: the consent page and notices."""
+"""Small, accessible HTML pages with no external assets: consent, device and notices."""
 
 from __future__ import annotations
 
@@ -44,6 +44,22 @@ def consent_page(app_name: str, scopes: list[str], params: dict[str, str], login
         "</form>"
     )
     return page(f"Authorize {app_name}", body)
+
+
+def device_page(login: str) -> str:
+    """Where the user types the code their device shows."""
+    body = (
+        "<p>Enter the code shown on your device.</p>"
+        '<form method="post" action="/login/device">'
+        '<label for="user_code">Code</label>'
+        '<input type="text" id="user_code" name="user_code" autocomplete="off" required>'
+        '<label for="login">Sign in as (sandbox accounts need no password)</label>'
+        f'<input type="text" id="login" name="login" value="{escape(login)}" required>'
+        '<p><button type="submit" name="decision" value="approve">Authorize</button>'
+        '<button type="submit" name="decision" value="deny">Deny</button></p>'
+        "</form>"
+    )
+    return page("Device activation", body)
 
 
 def notice_page(title: str, message: str, next_step: str = "") -> str:

@@ -1,0 +1,130 @@
+"""`auth.login`: the whole dance in one call — loopback callback, browser, or paste.
+
+It runs the same steps as the separate tasks (url → code → exchange → verify), so every
+check they make applies here too. A login that does not finish removes its pending
+authorization.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from . import flow
+from .callback import CallbackServer
+from .errors import AuthorizationError
+from .oauth import is_loopback
+from .providers import Provider
+from .store import CredentialsFile
+
+DEFAULT_TIMEOUT = 300.0
+
+
+def is_remote_session(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """An SSH session: the browser runs elsewhere, so our loopback is not its loopback."""
+    return any(environ.get(k) for k in ("SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"))
+
+
+def has_display(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+    """Can a browser window open here? (Linux needs an X or Wayland display.)"""
+    if sys.platform in ("darwin", "win32"):
+        return not is_remote_session(environ)
+    return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")) and not (
+        is_remote_session(environ)
+    )
+
+
+def open_browser(url: str) -> bool:
+    """Try to open `url`; a browser that fails to start is not fatal."""
+    try:
+        import webbrowser
+
+        return bool(webbrowser.open(url))
+    except Exception:  # any failure here only means: the user opens it by hand
+        return False
+
+
+def login(
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    user: str | None = None,
+    scope: str | None = None,
+    port: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    browser: bool = True,
+    paste: bool = False,
+    stdin: TextIO = sys.stdin,
+    stderr: TextIO = sys.stderr,
+    opener: Callable[[str], bool] = open_browser,
+) -> flow.Verified:
+    """Run the whole dance; return the verified owner.
+
+    The redirect comes to a one-shot server on 127.0.0.1, unless `paste` is asked for or no
+    callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
+    without an explicit `port` forwarded to it): then the user pastes it on stdin.
+    """
+    app = flow.current_app(creds, provider).require_client_id()
+    receivable = is_loopback(_host(app.redirect_uri)) and app.redirect_uri.startswith("http:")
+    if not paste and (not receivable or (is_remote_session() and port is None)):
+        paste = True
+        why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
+        print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
+    server = None if paste else CallbackServer(app.redirect_uri, port, provider.any_loopback_port)
+    try:
+        started = flow.start_authorization(
+            creds,
+            provider,
+            scope=scope,
+            redirect_uri=server.redirect_uri if server else None,
+            extra_params={"login": user} if user else None,
+        )
+        print(f"Open this URL to authorize:\n\n  {started.url}\n", file=stderr, flush=True)
+        try:
+            if browser and not paste and has_display() and not opener(started.url):
+                print("(could not start a browser: open the URL above by hand)", file=stderr)
+            if server:
+                print(
+                    f"Waiting up to {timeout:g} s for the redirect on {server.redirect_uri} "
+                    "(Ctrl-C to cancel)...",
+                    file=stderr,
+                    flush=True,
+                )
+                redirect = server.wait(started.state, timeout, stderr)
+            else:
+                redirect = _read_pasted(stdin, stderr)
+            if "=" not in redirect:  # a bare code was pasted
+                flow.store_code(creds, provider, code=redirect, state=started.state)
+            else:
+                flow.store_code(creds, provider, url=redirect, state=started.state)
+        except BaseException:
+            flow.discard_pending(creds, provider, started.state)
+            raise
+    finally:
+        if server:
+            server.close()
+    flow.exchange_code(creds, provider, state=started.state)
+    return flow.verify_token(creds, provider, only=started.state, user=None)[0]
+
+
+def _read_pasted(stdin: TextIO, stderr: TextIO) -> str:
+    print(
+        "After approving, paste the address the browser shows (or just the code), "
+        "then press Enter:",
+        file=stderr,
+        flush=True,
+    )
+    line = stdin.readline()
+    if not line.strip():
+        raise AuthorizationError(
+            "nothing was pasted", "run the login again and paste the redirected address"
+        )
+    return line.strip()
+
+
+def _host(uri: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(uri).hostname

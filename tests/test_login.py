@@ -1,0 +1,140 @@
+"""`auth.login` end to end: loopback callback, paste, SSH, busy port, timeout, Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import socket
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from conftest import browser_approve, configure_args, run_invoke
+from login_helpers import LoginProcess, creds_record
+
+from oauthdance.sandbox import App, RunningSandbox
+
+
+@pytest.fixture
+def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
+    path = tmp_path / "creds.json"
+    assert run_invoke(*configure_args(sandbox, app, path)).returncode == 0
+    return path
+
+
+def login(creds: Path, *extra: str, **kwargs) -> LoginProcess:
+    return LoginProcess(
+        "auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser", *extra, **kwargs
+    )
+
+
+def test_login_receives_the_redirect_on_a_free_loopback_port(creds: Path) -> None:
+    running = login(creds)
+    url = running.authorize_url()
+    redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    assert redirect_uri.startswith("http://127.0.0.1:") and redirect_uri.endswith("/callback")
+    assert not redirect_uri.startswith("http://127.0.0.1:8765")  # any port: a free one
+    location = browser_approve(url)
+    page = requests.get(location, timeout=10)
+    assert page.status_code == 200 and "<title>Login complete</title>" in page.text
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+    record = creds_record(creds)
+    assert record["tokens"]["octocat"]["verified_at"] and "pending" not in record
+
+
+def test_wrong_state_and_other_paths_are_ignored_then_the_right_one_accepted(
+    creds: Path,
+) -> None:
+    running = login(creds)
+    url = running.authorize_url()
+    location = browser_approve(url)
+    base = location.split("?")[0]
+    stray = requests.get(base.replace("/callback", "/favicon.ico"), timeout=10)
+    assert stray.status_code == 404
+    forged = requests.get(f"{base}?code=abc&state=forged", timeout=10)
+    assert forged.status_code == 400 and "another login" in forged.text
+    running.wait_for("ignored a redirect with an unexpected state")
+    assert requests.get(location, timeout=10).status_code == 200
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+
+
+def test_denied_login_shows_the_error_and_cleans_up(creds: Path) -> None:
+    running = login(creds)
+    location = browser_approve(running.authorize_url(), decision="deny")
+    page = requests.get(location, timeout=10)
+    assert "<title>Login failed</title>" in page.text and "access_denied" in page.text
+    code, _, stderr = running.finish()
+    assert code != 0 and "access_denied" in stderr and "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+
+
+def test_paste_mode_reads_the_redirect_from_stdin(creds: Path) -> None:
+    running = login(creds, "--paste", stdin=True)
+    location = browser_approve(running.authorize_url())
+    running.wait_for("paste the address")
+    running.send(location + "\n")
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr and "logged in" in stdout
+
+
+def test_paste_mode_accepts_a_bare_code(creds: Path) -> None:
+    running = login(creds, "--paste", stdin=True)
+    location = browser_approve(running.authorize_url())
+    running.send(parse_qs(urlsplit(location).query)["code"][0] + "\n")
+    code, _, stderr = running.finish()
+    assert code == 0, stderr
+
+
+def test_ssh_session_falls_back_to_paste(creds: Path) -> None:
+    running = login(creds, stdin=True, env={"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"})
+    running.wait_for("paste mode: an SSH session")
+    location = browser_approve(running.authorize_url())
+    running.send(location + "\n")
+    code, _, stderr = running.finish()
+    assert code == 0, stderr
+
+
+def test_busy_port_names_the_port_and_the_ways_out(creds: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        before = creds.read_bytes()
+        done = run_invoke(
+            "auth.login",
+            "-p",
+            "sandbox",
+            "--creds",
+            str(creds),
+            "--no-browser",
+            "--port",
+            str(port),
+        )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"port {port}" in done.stderr and "--port" in done.stderr
+    assert "--paste" in done.stderr
+    assert creds.read_bytes() == before
+
+
+def test_timeout_gives_up_cleanly(creds: Path) -> None:
+    running = login(creds, "--timeout", "1")
+    code, _, stderr = running.finish()
+    assert code != 0 and "no redirect arrived within 1 seconds" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+
+
+def test_ctrl_c_closes_the_socket_and_removes_the_pending_entry(creds: Path) -> None:
+    running = login(creds)
+    url = running.authorize_url()
+    port = urlsplit(parse_qs(urlsplit(url).query)["redirect_uri"][0]).port
+    running.wait_for("Waiting up to")
+    running.proc.send_signal(signal.SIGINT)
+    code, _, stderr = running.finish()
+    assert code != 0 and "interrupted" in stderr and "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nobody listens any more
