@@ -59,6 +59,7 @@ def test_wrong_state_and_other_paths_are_ignored_then_the_right_one_accepted(
     assert requests.get(location, timeout=10).status_code == 200
     code, stdout, stderr = running.finish()
     assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
 
 
 def test_denied_login_shows_the_error_and_cleans_up(creds: Path) -> None:
@@ -77,7 +78,8 @@ def test_paste_mode_reads_the_redirect_from_stdin(creds: Path) -> None:
     running.wait_for("paste the address")
     running.send(location + "\n")
     code, stdout, stderr = running.finish()
-    assert code == 0, stderr and "logged in" in stdout
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
 
 
 def test_paste_mode_accepts_a_bare_code(creds: Path) -> None:

@@ -1,0 +1,89 @@
+"""The device flow against the sandbox: success, slow_down, expiry, denial, disabled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import configure_args, run_invoke
+from login_helpers import LoginProcess, creds_record
+
+from oauthdance import flow
+from oauthdance.device import poll_for_token, request_device_code
+from oauthdance.errors import ProviderError
+from oauthdance.providers import get_provider
+from oauthdance.sandbox import App, RunningSandbox
+from oauthdance.store import CredentialsFile
+
+
+@pytest.fixture
+def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
+    path = tmp_path / "creds.json"
+    assert run_invoke(*configure_args(sandbox, app, path)).returncode == 0
+    return path
+
+
+def current(creds: Path) -> flow.App:
+    return flow.current_app(CredentialsFile(creds), get_provider("sandbox"))
+
+
+def test_device_login_end_to_end(sandbox: RunningSandbox, creds: Path) -> None:
+    sandbox.model.device_interval = 0
+    running = LoginProcess("auth.device", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    match = running.wait_for(r"Open (\S+) and enter the code: ([A-Z]{4}-[A-Z]{4})")
+    page_url, user_code = match.groups()
+    assert page_url == f"{sandbox.url}/login/device"
+    assert 'id="user_code"' in requests.get(page_url, timeout=10).text
+    answer = requests.post(page_url, timeout=10,
+                           data={"user_code": user_code, "login": "hubot", "decision": "approve"})
+    assert "Device authorized" in answer.text
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as hubot" in stdout
+    assert creds_record(creds)["tokens"]["hubot"]["verified_at"]
+
+
+def test_slow_down_adds_five_seconds(sandbox: RunningSandbox, creds: Path) -> None:
+    app = current(creds)
+    code = request_device_code(app, "repo")
+    assert code.interval == 5 and code.expires_in == 900
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) >= 3:  # the first two polls come too fast for the sandbox's clock
+            sandbox.model.advance(seconds)
+        if len(sleeps) == 3:
+            sandbox.model.device_decide(code.user_code, "octocat", approve=True)
+
+    answer = poll_for_token(app, code, sleep)
+    assert answer["access_token"].startswith("gho_")
+    assert sleeps == [5, 5, 10]
+
+
+def test_expired_device_code_stops_with_advice(sandbox: RunningSandbox, creds: Path) -> None:
+    sandbox.model.device_lifetime = 12
+    app = current(creds)
+    code = request_device_code(app, "repo")
+    with pytest.raises(ProviderError) as info:
+        poll_for_token(app, code, sandbox.model.advance)
+    assert info.value.error == "expired_token" and "auth.device" in str(info.value)
+
+
+def test_denied_device_code_stops(sandbox: RunningSandbox, creds: Path) -> None:
+    app = current(creds)
+    code = request_device_code(app, "repo")
+    sandbox.model.device_decide(code.user_code, "octocat", approve=False)
+    with pytest.raises(ProviderError) as info:
+        poll_for_token(app, code, sandbox.model.advance)
+    assert info.value.error == "access_denied"
+
+
+def test_device_flow_disabled_is_explained(app: App, creds: Path) -> None:
+    app.device_flow = False
+    before = creds.read_bytes()
+    done = run_invoke("auth.device", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    assert done.returncode != 0 and "device_flow_disabled" in done.stderr
+    assert "Device Flow" in done.stderr and "Traceback" not in done.stderr
+    assert creds.read_bytes() == before
