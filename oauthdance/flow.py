@@ -25,7 +25,7 @@ from .errors import (
 from .http import send
 from .providers import Provider
 from .store import CredentialsFile
-from .tokens import isoformat, parse_time, pick_owner, token_record, utcnow
+from .tokens import isoformat, token_record, utcnow
 
 
 def current_app(creds: CredentialsFile, provider: Provider) -> App:
@@ -349,8 +349,10 @@ def verify_token(
     elif unverified and not user:
         targets = [("unverified", key, tok) for key, tok in unverified.items()]
     else:
-        owner = pick_owner(record, user, provider.name)
-        targets = [("tokens", owner, record["tokens"][owner])]
+        from .lifecycle import find_token
+
+        found = find_token(creds, provider, user, use_environment=False, now=now)
+        targets = [("tokens", found.owner, found.record)]
     stamp = isoformat(now or utcnow())
     results = []
     for where, key, token in targets:
@@ -408,59 +410,3 @@ def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str
 
 def api_headers(provider: Provider, access_token: str) -> dict[str, str]:
     return {**provider.api_headers, "Authorization": f"Bearer {access_token}"}
-
-
-# -- auth.status / auth.token -----------------------------------------------------------
-
-
-def access_token(creds: CredentialsFile, provider: Provider, user: str | None = None) -> str:
-    """The stored access token of `user` (or the default owner)."""
-    record = creds.record(provider.name)
-    owner = pick_owner(record, user, provider.name)
-    return str(record["tokens"][owner]["access_token"])
-
-
-def status_rows(creds: CredentialsFile, providers: dict[str, Provider]) -> list[dict[str, Any]]:
-    """One row per stored token (or per configured app with none), secrets masked."""
-    from .tokens import mask
-
-    rows = []
-    for name, record in creds.read().items():
-        provider = providers.get(name) or Provider(name, "", "", "")
-        app = resolve_app(provider, record)
-        base = {
-            "provider": name,
-            "client_id": app.client_id,
-            "client_secret": mask(app.client_secret),
-            "secret_source": app.secret_source,
-            "pending": len(record.get("pending") or {}),
-        }
-        owners = [(o, t, True) for o, t in (record.get("tokens") or {}).items()]
-        owners += [(None, t, False) for t in (record.get("unverified") or {}).values()]
-        if not owners:
-            rows.append(
-                {
-                    **base,
-                    "owner": None,
-                    "token": "",
-                    "scopes": [],
-                    "expires_at": None,
-                    "verified_at": None,
-                    "default": False,
-                }
-            )
-        for owner, token, verified in owners:
-            expires = parse_time(token.get("expires_at"))
-            rows.append(
-                {
-                    **base,
-                    "owner": owner,
-                    "token": mask(token.get("access_token")),
-                    "scopes": list(token.get("scope") or []),
-                    "expires_at": token.get("expires_at"),
-                    "expired": bool(expires and expires <= utcnow()),
-                    "verified_at": token.get("verified_at") if verified else None,
-                    "default": owner is not None and owner == record.get("default_user"),
-                }
-            )
-    return rows

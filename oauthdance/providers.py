@@ -19,6 +19,7 @@ from .errors import ConfigError
 BUILTIN_FILE = Path(__file__).with_name("config") / "providers.yaml"
 REQUIRED = ("authorize_url", "token_url", "api_base")
 CLIENT_AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+REVOCATION_STYLES = ("github", "rfc7009")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Provider:
     api_headers: dict[str, str] = field(default_factory=dict)
     extra_authorize_params: dict[str, str] = field(default_factory=dict)
     implied_scopes: dict[str, list[str]] = field(default_factory=dict)
+    token_check_url: str = ""
+    revocation_url: str = ""
+    revocation_style: str = "github"  # or "rfc7009"
 
     @property
     def env_prefix(self) -> str:
@@ -136,6 +140,8 @@ def _build(name: str, raw: dict[str, dict[str, Any]], source: Path) -> Provider:
             raise bad(key, "required, a URL")
     if entry.get("client_auth", "client_secret_post") not in CLIENT_AUTH_METHODS:
         raise bad("client_auth", f"must be one of {', '.join(CLIENT_AUTH_METHODS)}")
+    if entry.get("revocation_style", "github") not in REVOCATION_STYLES:
+        raise bad("revocation_style", f"must be one of {', '.join(REVOCATION_STYLES)}")
     for key in ("pkce", "any_loopback_port"):
         if key in entry and not isinstance(entry[key], bool):
             raise bad(key, "must be true or false")

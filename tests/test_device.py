@@ -35,8 +35,9 @@ def test_device_login_end_to_end(sandbox: RunningSandbox, creds: Path) -> None:
     page_url, user_code = match.groups()
     assert page_url == f"{sandbox.url}/login/device"
     assert 'id="user_code"' in requests.get(page_url, timeout=10).text
-    answer = requests.post(page_url, timeout=10,
-                           data={"user_code": user_code, "login": "hubot", "decision": "approve"})
+    answer = requests.post(
+        page_url, timeout=10, data={"user_code": user_code, "login": "hubot", "decision": "approve"}
+    )
     assert "Device authorized" in answer.text
     code, stdout, stderr = running.finish()
     assert code == 0, stderr

@@ -134,6 +134,8 @@ class Sandbox:
     device_lifetime: float = 900
     device_interval: float = 5
     token_requests: int = 0
+    refresh_requests: int = 0
+    fail_next_api: int = 0  # answer this many API requests with 502 (transient failures)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -330,6 +332,7 @@ class Sandbox:
         return answer
 
     def _refresh(self, app: App, refresh_token: str) -> dict[str, Any]:
+        self.refresh_requests += 1
         old = self.tokens.get(self.refresh_index.get(refresh_token, ""))
         if (
             old is None
@@ -425,6 +428,14 @@ class Sandbox:
         if token.expires_at is not None and token.expires_at <= self.now():
             return None
         return token
+
+    def take_injected_failure(self) -> bool:
+        """True if this API request should fail with a transient 502."""
+        with self.lock:
+            if self.fail_next_api > 0:
+                self.fail_next_api -= 1
+                return True
+            return False
 
     def spend_rate(self, access_token: str) -> tuple[int, int, int]:
         """Count one request: (limit, remaining after it — negative when over, reset epoch)."""

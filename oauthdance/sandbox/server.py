@@ -178,6 +178,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _authenticated(self) -> tuple[Token, dict[str, str]] | None:
         """The caller's token and the rate-limit headers, or None after answering 401/403."""
+        if self.server.model.take_injected_failure():
+            self._send(502, b"Bad Gateway", "text/plain")
+            return None
         auth = self.headers.get("Authorization") or ""
         scheme, _, value = auth.partition(" ")
         if scheme.lower() not in ("bearer", "token") or not value:

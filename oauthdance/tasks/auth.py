@@ -6,12 +6,13 @@ import json as _json
 from typing import Any
 
 from invoke import Context
+from invoke.exceptions import Exit
 
 from .. import flow
 from ..errors import ConfigError
 from ..providers import Provider, get_provider, load_providers
 from ..store import CredentialsFile
-from ..tokens import mask
+from ..tokens import mask, pick_owner
 from .common import cli_task, setting, warn
 
 
@@ -218,28 +219,38 @@ def status(
     creds: str | None = None,
     json: bool = False,
 ) -> None:
-    """Show providers, owners, scopes and expiry (secrets masked); changes nothing."""
+    """Show providers, owners, scopes, expiry and token sources (masked); changes nothing."""
+    from ..status import status_rows
+
     store = _creds(c, creds)
-    rows = flow.status_rows(store, load_providers(setting(c, "providers_file", None)))
+    rows = status_rows(store, load_providers(setting(c, "providers_file", None)))
     rows = [
         r
         for r in rows
         if (not provider or r["provider"] == provider) and (not user or r["owner"] == user)
     ]
+    for name, shadow in sorted(
+        {(r["provider"], r["shadowed_by"]) for r in rows if r["shadowed_by"]}
+    ):
+        warn(
+            f"{name}: a token in the {shadow} shadows the stored ones for data tasks and the "
+            "Python API (pass --user to use a stored one)"
+        )
     if json:
         _print_json(rows)
         return
     if not rows:
         print(f"nothing stored in {store.path} yet: run `invoke auth.configure` first")
         return
-    header = ("PROVIDER", "OWNER", "TOKEN", "SCOPES", "EXPIRES", "SECRET FROM")
+    header = ("PROVIDER", "OWNER", "TOKEN", "FROM", "SCOPES", "EXPIRES", "SECRET FROM")
     table = [header] + [
         (
             r["provider"],
-            (r["owner"] or "(unverified)" if r["token"] else "-") + (" *" if r["default"] else ""),
+            (r["owner"] or "-") + (" *" if r["default"] else ""),
             r["token"] or "-",
+            r["source"] or "-",
             ",".join(r["scopes"]) or "-",
-            (r["expires_at"] or "never") + (" (expired)" if r.get("expired") else ""),
+            _expiry(r),
             r["secret_source"],
         )
         for r in rows
@@ -249,12 +260,26 @@ def status(
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _expiry(row: dict[str, Any]) -> str:
+    if row["needs_login"]:
+        return "needs login"
+    if not row["expires_at"]:
+        return "never" if row["token"] else "-"
+    note = " (expired" + (", refreshable)" if row["refreshable"] else ")")
+    return row["expires_at"] + (note if row["expired"] else "")
+
+
 @cli_task()
 def token(
-    c: Context, provider: str | None = None, user: str | None = None, creds: str | None = None
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
 ) -> None:
-    """Print only the raw access token, for TOKEN=$(invoke auth.token)."""
-    print(flow.access_token(_creds(c, creds), _provider(c, provider), _user(c, user)))
+    """Print only the raw access token (refreshed if due), for TOKEN=$(invoke auth.token)."""
+    from ..lifecycle import find_token
+
+    print(find_token(_creds(c, creds), _provider(c, provider), _user(c, user)).access_token)
 
 
 def _verified_summary(prov: Provider, result: flow.Verified) -> dict[str, Any]:
@@ -342,3 +367,111 @@ def device(
     opener = open_browser if not no_browser and has_display() else None
     result = device_login(_creds(c, creds), prov, scope=scope, opener=opener)
     _print_logged_in(prov, result, json)
+
+
+@cli_task()
+def refresh(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    json: bool = False,
+) -> None:
+    """Refresh the owner's expiring token now (the refresh token rotates)."""
+    from ..lifecycle import refresh as refresh_now
+
+    store, prov = _creds(c, creds), _provider(c, provider)
+    owner = pick_owner(store.record(prov.name), _user(c, user), prov.name)
+    fresh = refresh_now(store, prov, owner, force=True)
+    summary = {
+        "provider": prov.name,
+        "owner": owner,
+        "token": mask(fresh["access_token"]),
+        "expires_at": fresh.get("expires_at"),
+    }
+    if json:
+        _print_json(summary)
+    else:
+        print(
+            f"refreshed {prov.name} token of {owner}: {summary['token']}, expires "
+            f"{summary['expires_at'] or 'never'}"
+        )
+
+
+@cli_task()
+def check(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    json: bool = False,
+) -> None:
+    """Ask the provider whether the stored token still works (exit 1 if not)."""
+    from ..lifecycle import check as check_token
+
+    prov = _provider(c, provider)
+    result = check_token(_creds(c, creds), prov, _user(c, user))
+    if json:
+        _print_json({"provider": prov.name, **result})
+    elif result["valid"]:
+        print(
+            f"valid: the {prov.name} token of {result['owner']} works "
+            f"(scopes {', '.join(result.get('scopes') or []) or 'none'})"
+        )
+    else:
+        print(f"invalid: the {prov.name} token of {result['owner']} no longer works")
+    if not result["valid"]:
+        raise Exit(f"next: log in again with `invoke auth.login -p {prov.name}`", code=1)
+
+
+@cli_task()
+def revoke(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+) -> None:
+    """Revoke the token at the provider and remove it here."""
+    from ..lifecycle import revoke as revoke_token
+
+    prov = _provider(c, provider)
+    result = revoke_token(_creds(c, creds), prov, _user(c, user))
+    extra = " (the provider already considered it invalid)" if result["already_invalid"] else ""
+    print(f"revoked and removed the {prov.name} token of {result['owner']}{extra}")
+
+
+@cli_task()
+def logout(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+) -> None:
+    """Remove the token here only; it keeps working at the provider until revoked."""
+    from ..lifecycle import forget
+
+    store, prov = _creds(c, creds), _provider(c, provider)
+    owner = pick_owner(store.record(prov.name), _user(c, user), prov.name)
+    forget(store, prov, owner)
+    print(f"removed the {prov.name} token of {owner} from {store.path}")
+    warn(
+        "the token still works at the provider until it is revoked: revoke it in the "
+        "provider's settings (use `invoke auth.revoke` instead of logout next time)"
+    )
+
+
+@cli_task(user="the owner to make the default (required)")
+def use(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+) -> None:
+    """Make an owner the provider's default (scripts can pass --user instead)."""
+    from ..lifecycle import use as make_default
+
+    prov = _provider(c, provider)
+    if not user:
+        raise Exit("error: pass --user NAME (see `invoke auth.status`)", code=2)
+    make_default(_creds(c, creds), prov, user)
+    print(f"{user} is now the default {prov.name} owner")

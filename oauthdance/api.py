@@ -1,0 +1,127 @@
+"""The Python API for notebooks and scripts: tokens and ready-to-use sessions, no invoke.
+
+import oauthdance
+gh = oauthdance.session("github")          # sends the token and GitHub's API headers
+repos = gh.get("/user/repos", params={"per_page": 100}).json()
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .app import resolve_app
+from .lifecycle import FoundToken, find_token, needs_refresh, refresh
+from .providers import Provider, get_provider
+from .store import CredentialsFile
+
+if TYPE_CHECKING:
+    import requests
+
+RETRY_TOTAL = 3
+
+
+def default_creds_path() -> Path:
+    """`OAUTHDANCE_CREDS`, else `creds.json` in the working folder (as the tasks use)."""
+    return Path(os.environ.get("OAUTHDANCE_CREDS") or "creds.json")
+
+
+class Credentials(CredentialsFile):
+    """The credentials file, with what a notebook asks of it."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        super().__init__(path or default_creds_path())
+
+    def providers(self) -> list[str]:
+        return list(self.read())
+
+    def owners(self, provider: str = "github") -> list[str]:
+        return list(self.record(provider).get("tokens") or {})
+
+    def default_owner(self, provider: str = "github") -> str | None:
+        return self.record(provider).get("default_user")
+
+    def token(self, provider: str = "github", user: str | None = None) -> str:
+        return find_token(self, get_provider(provider), user).access_token
+
+    def session(self, provider: str = "github", user: str | None = None) -> requests.Session:
+        return make_session(self, get_provider(provider), user)
+
+
+def _credentials(creds: str | os.PathLike[str] | CredentialsFile | None) -> CredentialsFile:
+    return creds if isinstance(creds, CredentialsFile) else Credentials(creds)
+
+
+def token(
+    provider: str = "github",
+    user: str | None = None,
+    creds: str | os.PathLike[str] | CredentialsFile | None = None,
+) -> str:
+    """A valid access token: the environment's, else the stored owner's (refreshed if due)."""
+    return find_token(_credentials(creds), get_provider(provider), user).access_token
+
+
+def session(
+    provider: str = "github",
+    user: str | None = None,
+    creds: str | os.PathLike[str] | CredentialsFile | None = None,
+) -> requests.Session:
+    """A `requests.Session` for the provider's API: token, headers, refresh and retries."""
+    return make_session(_credentials(creds), get_provider(provider), user)
+
+
+def make_session(creds: CredentialsFile, provider: Provider, user: str | None) -> Any:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    from .http import USER_AGENT
+
+    class TokenSession(requests.Session):
+        """Sends the current token; refreshes it when due, and once more after a 401.
+
+        Paths starting with `/` are relative to the provider's API base. Idempotent
+        requests are retried on connection errors and 5xx, with backoff.
+        """
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.creds, self.user = creds, user
+            self.provider = resolve_app(provider, creds.record(provider.name)).provider
+            self.headers.update({"User-Agent": USER_AGENT, **provider.api_headers})
+            retry = Retry(
+                total=RETRY_TOTAL,
+                backoff_factor=0.3,
+                status_forcelist=(500, 502, 503, 504),
+                allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
+                respect_retry_after_header=True,
+                raise_on_status=False,
+            )
+            adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+            self.mount("http://", adapter)
+            self.mount("https://", adapter)
+            self._found: FoundToken | None = None
+
+        def current_token(self) -> FoundToken:
+            if self._found is None or needs_refresh(self._found.record):
+                self._found = find_token(self.creds, self.provider, self.user)
+            return self._found
+
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if url.startswith("/"):
+                url = self.provider.api_root + url
+            found = self.current_token()
+            headers = {
+                **(kwargs.pop("headers", None) or {}),
+                "Authorization": f"Bearer {found.access_token}",
+            }
+            response = super().request(method, url, *args, headers=headers, **kwargs)
+            if response.status_code == 401 and found.owner and found.record.get("refresh_token"):
+                fresh = refresh(self.creds, self.provider, found.owner, force=True)
+                self._found = FoundToken(fresh["access_token"], found.owner, "file", fresh)
+                headers["Authorization"] = f"Bearer {fresh['access_token']}"
+                response = super().request(method, url, *args, headers=headers, **kwargs)
+            return response
+
+    return TokenSession()

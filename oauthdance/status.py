@@ -1,0 +1,77 @@
+"""`auth.status`: what is stored and what is in effect, as rows with every secret masked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .app import resolve_app
+from .lifecycle import environment_token
+from .providers import Provider
+from .store import CredentialsFile
+from .tokens import mask, parse_time, utcnow
+
+
+def status_rows(creds: CredentialsFile, providers: dict[str, Provider]) -> list[dict[str, Any]]:
+    """One row per token (stored, unverified, or from the environment), or per bare app.
+
+    A stored token that an environment token shadows says so in `shadowed_by`.
+    """
+    rows: list[dict[str, Any]] = []
+    records = creds.read()
+    names = list(records) + [
+        name for name, p in providers.items() if name not in records and environment_token(p)
+    ]
+    for name in names:
+        record = records.get(name) or {}
+        provider = providers.get(name) or Provider(name, "", "", "")
+        app = resolve_app(provider, record)
+        base = {
+            "provider": name,
+            "client_id": app.client_id,
+            "client_secret": mask(app.client_secret),
+            "secret_source": app.secret_source,
+            "pending": len(record.get("pending") or {}),
+        }
+        env = environment_token(provider)
+        shadow = f"environment ({env[1]})" if env else None
+        tokens: list[tuple[str | None, dict[str, Any], str]] = [
+            (owner, token, "file") for owner, token in (record.get("tokens") or {}).items()
+        ]
+        tokens += [
+            (None, token, "file (unverified)")
+            for token in (record.get("unverified") or {}).values()
+        ]
+        if env:
+            tokens.insert(0, (None, {"access_token": env[0]}, shadow or ""))
+        if not tokens:
+            rows.append({**base, **_token_row(None, {}, "", None, False)})
+        for owner, token, source in tokens:
+            is_default = owner is not None and owner == record.get("default_user")
+            rows.append(
+                {
+                    **base,
+                    **_token_row(
+                        owner, token, source, shadow if source == "file" else None, is_default
+                    ),
+                }
+            )
+    return rows
+
+
+def _token_row(
+    owner: str | None, token: dict[str, Any], source: str, shadowed_by: str | None, is_default: bool
+) -> dict[str, Any]:
+    expires = parse_time(token.get("expires_at"))
+    return {
+        "owner": owner,
+        "token": mask(token.get("access_token")),
+        "source": source,
+        "scopes": list(token.get("scope") or []),
+        "expires_at": token.get("expires_at"),
+        "expired": bool(expires and expires <= utcnow()),
+        "refreshable": bool(token.get("refresh_token")) and not token.get("needs_login"),
+        "needs_login": bool(token.get("needs_login")),
+        "verified_at": token.get("verified_at"),
+        "default": is_default,
+        "shadowed_by": shadowed_by,
+    }
