@@ -251,3 +251,17 @@ def test_session_sends_headers_refreshes_after_401_and_retries_5xx(
 def test_not_logged_in_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(NotLoggedIn, match="no sandbox token is stored yet"):
         oauthdance.token("sandbox", creds=tmp_path / "creds.json")
+
+
+def test_github_app_mode_issues_expiring_tokens_and_verify_refreshes(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    app = sandbox.model.register_app("http://127.0.0.1/callback", expiring_tokens=True)
+    path = tmp_path / "creds.json"
+    old = logged_in(sandbox, app, path, scope="repo")
+    assert old["access_token"].startswith("ghu_") and old["expires_at"]
+    expire(path, sandbox)
+    done = run_invoke("auth.verify", *sandbox_args(path))
+    assert done.returncode == 0, done.stderr
+    fresh = CredentialsFile(path).record("sandbox")["tokens"]["octocat"]
+    assert fresh["access_token"] != old["access_token"] and works(sandbox, fresh["access_token"])
