@@ -49,7 +49,7 @@ class Credentials(CredentialsFile):
         return make_session(self, get_provider(provider), user)
 
 
-def _credentials(creds: str | os.PathLike[str] | CredentialsFile | None) -> CredentialsFile:
+def credentials_file(creds: str | os.PathLike[str] | CredentialsFile | None) -> CredentialsFile:
     return creds if isinstance(creds, CredentialsFile) else Credentials(creds)
 
 
@@ -59,7 +59,7 @@ def token(
     creds: str | os.PathLike[str] | CredentialsFile | None = None,
 ) -> str:
     """A valid access token: the environment's, else the stored owner's (refreshed if due)."""
-    return find_token(_credentials(creds), get_provider(provider), user).access_token
+    return find_token(credentials_file(creds), get_provider(provider), user).access_token
 
 
 def session(
@@ -68,10 +68,29 @@ def session(
     creds: str | os.PathLike[str] | CredentialsFile | None = None,
 ) -> requests.Session:
     """A `requests.Session` for the provider's API: token, headers, refresh and retries."""
-    return make_session(_credentials(creds), get_provider(provider), user)
+    return make_session(credentials_file(creds), get_provider(provider), user)
 
 
-def make_session(creds: CredentialsFile, provider: Provider, user: str | None) -> Any:
+def read_environment_once(session: requests.Session) -> None:
+    """Settle per-session what requests would look up in the environment on every request.
+
+    With no proxy configured, requests still checks proxy variables and ~/.netrc on each
+    call (about 1 ms; the token is sent explicitly, so netrc never applies). Where a proxy
+    is configured, the per-request lookup stays, so NO_PROXY keeps working.
+    """
+    from urllib.request import getproxies
+
+    if any(getproxies().values()):
+        return
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+
+
+def make_session(
+    creds: CredentialsFile, provider: Provider, user: str | None, pool_size: int = 16
+) -> Any:
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
@@ -82,7 +101,7 @@ def make_session(creds: CredentialsFile, provider: Provider, user: str | None) -
         """Sends the current token; refreshes it when due, and once more after a 401.
 
         Paths starting with `/` are relative to the provider's API base. Idempotent
-        requests are retried on connection errors and 5xx, with backoff.
+        requests are retried on connection errors and 502/503/504, with backoff and jitter.
         """
 
         def __init__(self) -> None:
@@ -93,15 +112,17 @@ def make_session(creds: CredentialsFile, provider: Provider, user: str | None) -
             retry = Retry(
                 total=RETRY_TOTAL,
                 backoff_factor=0.3,
-                status_forcelist=(500, 502, 503, 504),
+                backoff_jitter=0.2,
+                status_forcelist=(502, 503, 504),
                 allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
                 respect_retry_after_header=True,
                 raise_on_status=False,
             )
-            adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+            adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max(pool_size, 1))
             self.mount("http://", adapter)
             self.mount("https://", adapter)
             self._found: FoundToken | None = None
+            read_environment_once(self)
 
         def current_token(self) -> FoundToken:
             if self._found is None or needs_refresh(self._found.record):

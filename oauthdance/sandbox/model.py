@@ -136,6 +136,13 @@ class Sandbox:
     token_requests: int = 0
     refresh_requests: int = 0
     fail_next_api: int = 0  # answer this many API requests with 502 (transient failures)
+    secondary_limit_next: int = 0  # answer this many API requests with a secondary limit
+    retry_after: int | None = 1  # seconds, sent with secondary-limit answers (None: absent)
+    primary_limit_status: int = 403  # GitHub answers 403 (sometimes 429) when spent
+    latency: float = 0.0  # seconds added to every API request
+    rate_window: float = RATE_WINDOW
+    issues_per_repo: int = 35
+    orgs: dict[str, int] = field(default_factory=lambda: {"octo-org": 12})
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -437,13 +444,21 @@ class Sandbox:
                 return True
             return False
 
+    def take_secondary_limit(self) -> bool:
+        """True if this API request should hit a secondary rate limit."""
+        with self.lock:
+            if self.secondary_limit_next > 0:
+                self.secondary_limit_next -= 1
+                return True
+            return False
+
     def spend_rate(self, access_token: str) -> tuple[int, int, int]:
         """Count one request: (limit, remaining after it — negative when over, reset epoch)."""
         with self.lock:
             counter = self.rate.setdefault(access_token, RateCounter())
             now = self.now()
             if counter.reset <= now:
-                counter.used, counter.reset = 0, now + RATE_WINDOW
+                counter.used, counter.reset = 0, now + self.rate_window
             counter.used += 1
             return self.rate_limit, self.rate_limit - counter.used, int(counter.reset)
 

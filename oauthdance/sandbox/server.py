@@ -1,25 +1,52 @@
 """HTTP in front of the sandbox model: GitHub's OAuth endpoints and a slice of its REST API.
 
 Endpoints (GitHub Enterprise Server layout, so one port serves everything):
-`/login/oauth/authorize`, `/login/oauth/access_token`, `/api/v3/user`,
-`/api/v3/user/repos`, `/api/v3/applications/{client_id}/token`.
+`/login/oauth/authorize`, `/login/oauth/access_token`, `/login/device/code`,
+`/login/device`, and under `/api/v3`: `/user`, `/user/repos`, `/orgs/{org}/repos`,
+`/repos/{owner}/{repo}/issues`, `/applications/{client_id}/token`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .. import pages
-from .model import Sandbox, SandboxError, Token, parse_form
+from . import rest
+from .model import Sandbox, SandboxError, parse_form
 
 DOCS = "https://docs.github.com/rest"
+
+
+class PageCache:
+    """Recently served list pages, so the sandbox's own CPU is not what a benchmark of a
+    client measures (the items are deterministic for a given owner, URL and total)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._pages: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if key in self._pages:
+                self._pages.move_to_end(key)
+                return self._pages[key]
+        payload = make()
+        with self._lock:
+            self._pages[key] = payload
+            while len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+        return payload
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -30,6 +57,7 @@ class SandboxServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), Handler)
         self.model = model
         self.verbose = verbose
+        self.pages = PageCache()
 
     @property
     def url(self) -> str:
@@ -40,6 +68,9 @@ class Handler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "oauthdance-sandbox/0.1"
+    # Headers and body leave in two writes; without TCP_NODELAY a keep-alive client's
+    # delayed ACK stalls every answer by ~40 ms, which real servers do not do.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -176,79 +207,90 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- REST API -----------------------------------------------------------------------
 
-    def _authenticated(self) -> tuple[Token, dict[str, str]] | None:
-        """The caller's token and the rate-limit headers, or None after answering 401/403."""
-        if self.server.model.take_injected_failure():
+    def _api(self, resource: Callable[..., rest.Resource], *args: str) -> None:
+        """Serve one REST resource as GitHub does: auth, limits, pagination, ETags."""
+        model = self.server.model
+        if model.take_injected_failure():
             self._send(502, b"Bad Gateway", "text/plain")
-            return None
-        auth = self.headers.get("Authorization") or ""
-        scheme, _, value = auth.partition(" ")
+            return
+        if model.latency:
+            time.sleep(model.latency)
+        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() not in ("bearer", "token") or not value:
             self._json(401, {"message": "Requires authentication", "documentation_url": DOCS})
-            return None
-        model = self.server.model
+            return
         token = model.token_for(value.strip())
         if token is None:
             self._json(401, {"message": "Bad credentials", "documentation_url": DOCS})
-            return None
-        limit, remaining, reset = model.spend_rate(token.access_token)
-        headers = {
-            "X-OAuth-Scopes": ", ".join(token.scopes),
-            "X-Accepted-OAuth-Scopes": "",
-            "X-RateLimit-Limit": str(limit),
-            "X-RateLimit-Remaining": str(max(remaining, 0)),
-            "X-RateLimit-Used": str(limit - remaining),
-            "X-RateLimit-Reset": str(reset),
-            "X-RateLimit-Resource": "core",
-        }
-        if remaining < 0:
+            return
+        headers = {"X-OAuth-Scopes": ", ".join(token.scopes), "X-Accepted-OAuth-Scopes": ""}
+        if model.take_secondary_limit():
+            if model.retry_after is not None:
+                headers["Retry-After"] = str(model.retry_after)
             self._json(
-                403, {"message": "API rate limit exceeded", "documentation_url": DOCS}, headers
-            )
-            return None
-        return token, headers
-
-    def api_user(self) -> None:
-        found = self._authenticated()
-        if found:
-            token, headers = found
-            user = self.server.model.users[token.login]
-            self._json(
-                200,
+                403,
                 {
-                    "login": user.login,
-                    "id": user.id,
-                    "name": user.name or user.login,
-                    "type": "User",
-                    "html_url": f"{self.base_url}/{user.login}",
+                    "message": "You have exceeded a secondary rate limit. Please wait "
+                    "a few minutes before you try again.",
+                    "documentation_url": DOCS,
                 },
                 headers,
             )
-
-    def api_user_repos(self) -> None:
-        found = self._authenticated()
-        if not found:
             return
-        token, headers = found
-        user = self.server.model.users[token.login]
+        try:
+            payload, link = self._render(resource(model, token, self.query, *args), token.login)
+        except rest.ApiError as exc:
+            headers["X-Accepted-OAuth-Scopes"] = ", ".join(exc.accepted_scopes)
+            self._json(exc.status, {"message": exc.message, "documentation_url": DOCS}, headers)
+            return
+        etag = f'"{hashlib.sha1(payload + link.encode()).hexdigest()}"'
+        headers["ETag"] = etag
+        if link:
+            headers["Link"] = link
+        if etag in (self.headers.get("If-None-Match") or ""):
+            self._send(304, b"", "application/json", headers)  # costs no rate limit
+            return
+        limit, remaining, reset = model.spend_rate(token.access_token)
+        headers.update(
+            {
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": str(max(remaining, 0)),
+                "X-RateLimit-Used": str(min(limit - remaining, limit)),
+                "X-RateLimit-Reset": str(reset),
+                "X-RateLimit-Resource": "core",
+            }
+        )
+        if remaining < 0:
+            status = 429 if model.primary_limit_status == 429 else 403
+            self._json(
+                status,
+                {
+                    "message": "API rate limit exceeded for user ID "
+                    f"{model.users[token.login].id}.",
+                    "documentation_url": DOCS,
+                },
+                headers,
+            )
+            return
+        self._send(200, payload, "application/json; charset=utf-8", headers)
+
+    def _render(self, found: rest.Resource, login: str) -> tuple[bytes, str]:
+        """The JSON payload and Link header; list pages come from the page cache."""
+        if not isinstance(found, rest.Listing):
+            return json.dumps(found).encode(), ""
         try:
             per_page = min(max(int(self.query.get("per_page", 30)), 1), 100)
             page = max(int(self.query.get("page", 1)), 1)
         except ValueError:
-            self._json(422, {"message": "Validation Failed", "documentation_url": DOCS})
-            return
-        total = user.repo_count
-        start = (page - 1) * per_page
-        items = [_repo(user.login, user.id, i) for i in range(start, min(start + per_page, total))]
-        link = _link_header(
-            f"{self.base_url}/api/v3/user/repos",
-            self.query,
-            page,
-            max(1, math.ceil(total / per_page)),
+            raise rest.ApiError(422, "Validation Failed") from None
+        last = max(1, math.ceil(found.total / per_page))
+        link = _link_header(self.base_url + urlsplit(self.path).path, self.query, page, last)
+        start, end = (page - 1) * per_page, min(page * per_page, found.total)
+        payload = self.server.pages.get(
+            (login, self.path, found.total),
+            lambda: json.dumps([found.item(i) for i in range(start, end)]).encode(),
         )
-        if link:
-            headers["Link"] = link
-        self._json(200, items, headers)
+        return payload, link
 
     def application_token(self, client_id: str) -> None:
         try:
@@ -289,21 +331,6 @@ class Handler(BaseHTTPRequestHandler):
         )
 
 
-def _repo(login: str, owner_id: int, index: int) -> dict[str, Any]:
-    name = f"repo-{index + 1:05d}"
-    return {
-        "id": owner_id * 100000 + index + 1,
-        "name": name,
-        "full_name": f"{login}/{name}",
-        "private": index % 3 == 0,
-        "owner": {"login": login, "id": owner_id},
-        "description": f"Sandbox repository number {index + 1}",
-        "fork": index % 7 == 0,
-        "stargazers_count": (index * 37) % 101,
-        "language": ("Python", "Go", "Rust")[index % 3],
-    }
-
-
 def _link_header(base: str, query: dict[str, str], page: int, last: int) -> str:
     def url(number: int) -> str:
         return base + "?" + urlencode({**query, "page": number})
@@ -324,8 +351,14 @@ ROUTES: list[tuple[str, str, Callable[..., None]]] = [
     ("POST", r"/login/device/code", Handler.device_code),
     ("GET", r"/login/device", Handler.device_page),
     ("POST", r"/login/device", Handler.device_decision),
-    ("GET", r"/api/v3/user", Handler.api_user),
-    ("GET", r"/api/v3/user/repos", Handler.api_user_repos),
+    ("GET", r"/api/v3/user", lambda h: h._api(rest.user)),
+    ("GET", r"/api/v3/user/repos", lambda h: h._api(rest.user_repos)),
+    ("GET", r"/api/v3/orgs/([^/]+)/repos", lambda h, org: h._api(rest.org_repos, org)),
+    (
+        "GET",
+        r"/api/v3/repos/([^/]+)/([^/]+)/issues",
+        lambda h, owner, name: h._api(rest.repo_issues, owner, name),
+    ),
     ("POST", r"/api/v3/applications/([^/]+)/token", Handler.application_token),
     ("DELETE", r"/api/v3/applications/([^/]+)/token", Handler.application_token),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Collection, Context
 
-from . import auth, sandbox
+from . import auth, data, sandbox
 from .common import DEFAULTS, cli_task
 
 
@@ -17,6 +17,11 @@ def demo(c: Context, creds: str | None = None) -> None:
 
 
 def namespace() -> Collection:
-    ns = Collection(demo, Collection.from_module(auth), Collection.from_module(sandbox))
+    ns = Collection(
+        demo,
+        Collection.from_module(auth),
+        Collection.from_module(data),
+        Collection.from_module(sandbox),
+    )
     ns.configure({"oauthdance": dict(DEFAULTS)})
     return ns

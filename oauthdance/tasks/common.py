@@ -46,13 +46,16 @@ def setting(c: Context, name: str, flag: Any, fallback: Any = None) -> Any:
     return configured or os.environ.get(f"OAUTHDANCE_{name.upper()}") or fallback
 
 
-def cli_task(**own_help: str) -> Callable[[F], Any]:
-    """`@task` with help for every flag (the common ones filled in) and clean errors."""
+def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:
+    """`@task` with help for every flag (the common ones filled in) and clean errors.
+
+    `iterable` names flags that may be given several times (invoke's `iterable`).
+    """
 
     def decorate(func: F) -> Any:
         params = inspect.signature(func).parameters
         help_text = {k: v for k, v in COMMON_HELP.items() if k in params} | own_help
-        return task(help=help_text)(clean_errors(func))
+        return task(help=help_text, iterable=list(iterable))(clean_errors(func))
 
     return decorate
 

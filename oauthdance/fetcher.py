@@ -1,0 +1,293 @@
+"""Fast, polite, paginated REST fetching over an authenticated session.
+
+Fast: keep-alive connections, and once the first page names its last page, the rest are
+fetched concurrently (a bounded window) and handed on in order. Polite: primary limits
+wait for the reset (or stop, with --no-wait), secondary limits honour `retry-after` or
+back off from 60 s, and unchanged pages are asked for with `If-None-Match` (a 304 is free).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .cache import ETagCache
+from .errors import NotLoggedIn, OAuthDanceError, ProviderError
+from .jsonio import loads
+from .oauth import split_scopes
+from .progress import Progress
+
+DEFAULT_WORKERS = 8
+MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
+PER_PAGE = 100
+SECONDARY_MIN_WAIT = 60.0
+SECONDARY_MAX_WAIT = 900.0
+MAX_SECONDARY_HITS = 6
+
+
+class RateLimited(OAuthDanceError):
+    """The primary rate limit is spent and waiting was not wanted."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, hint: str, reset_at: float) -> None:
+        super().__init__(message, hint)
+        self.reset_at = reset_at
+
+
+@dataclass
+class Page:
+    """One page of items, and where the next ones are."""
+
+    url: str
+    items: list[Any]
+    links: dict[str, str] = field(default_factory=dict)
+    from_cache: bool = False
+    remaining: str | None = None
+
+
+def with_query(url: str, params: dict[str, Any]) -> str:
+    """`url` with `params` merged into its query (later values win)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update({k: str(v) for k, v in params.items()})
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def items_of(body: Any) -> list[Any]:
+    """A list answer is the items; a search answer keeps them under `items`; else one item."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        return body["items"]
+    return [body]
+
+
+class Fetcher:
+    """GETs pages through `session` (an `oauthdance.session`), honouring the limits."""
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        cache: ETagCache | None = None,
+        wait: bool = True,
+        progress: Progress | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session, self.cache, self.wait = session, cache, wait
+        self.progress = progress or Progress(enabled=False)
+        self.sleep, self.clock = sleep, clock
+        self._gate_until = 0.0  # no request leaves before this instant (all threads)
+        self._gate_primary = False  # the gate waits for a primary-limit reset
+        self._announced = 0.0
+        self._secondary_hits = 0
+        self._lock = threading.Lock()
+        self.requests = self.not_modified = 0
+
+    # -- one page --------------------------------------------------------------------------
+
+    def get_page(self, url: str) -> Page:
+        while True:
+            self._wait_for_gate()
+            cached = self.cache.get(url) if self.cache else None
+            headers = {"If-None-Match": cached.etag} if cached else {}
+            response = self.session.get(url, headers=headers)
+            with self._lock:
+                self.requests += 1
+            remaining = response.headers.get("X-RateLimit-Remaining")
+            if response.status_code == 304 and cached:
+                with self._lock:
+                    self.not_modified += 1
+                return Page(url, items_of(cached.body), cached.links, True, remaining)
+            if response.status_code == 200:
+                with self._lock:
+                    self._secondary_hits = 0
+                body = loads(response.content)
+                links = {rel: link["url"] for rel, link in response.links.items()}
+                if self.cache and response.headers.get("ETag"):
+                    self.cache.put(url, response.headers["ETag"], body, links)
+                if remaining == "0":  # polite: wait for the reset before the next request
+                    self._close_gate(
+                        float(response.headers.get("X-RateLimit-Reset", 0)), primary=True
+                    )
+                return Page(url, items_of(body), links, False, remaining)
+            self._handle_refusal(url, response)
+
+    def _handle_refusal(self, url: str, response: Any) -> None:
+        """Wait (and return, to retry) for rate limits; raise for everything else."""
+        status, headers = response.status_code, response.headers
+        message = _message(response)
+        if status in (403, 429) and headers.get("Retry-After"):
+            self._secondary(float(headers["Retry-After"]))
+            return
+        if status in (403, 429) and headers.get("X-RateLimit-Remaining") == "0":
+            reset = float(headers.get("X-RateLimit-Reset") or self.clock() + 60)
+            self._close_gate(reset, primary=True)
+            return
+        if status in (403, 429) and "secondary rate limit" in message.lower():
+            self._secondary(None)
+            return
+        if status == 401:
+            raise NotLoggedIn(
+                f"the provider refused the token at {url} ({message})",
+                "log in again: `invoke auth.login`",
+            )
+        if status in (403, 404):
+            missing = _missing_scopes(headers)
+            if missing:
+                raise ProviderError(
+                    f"http_{status}",
+                    f"{urlsplit(url).path} needs one of the scopes {', '.join(missing)}, which "
+                    f"the token lacks (it has: {headers.get('X-OAuth-Scopes') or 'none'})",
+                    f"log in again asking for it: `invoke auth.login --scope '{missing[0]}'`",
+                )
+        raise ProviderError(
+            f"http_{status}",
+            f"GET {url}: {message}",
+            "check the path and its parameters" if status in (404, 422) else "try again later",
+        )
+
+    def _secondary(self, retry_after: float | None) -> None:
+        with self._lock:
+            self._secondary_hits += 1
+            hits = self._secondary_hits
+        if hits > MAX_SECONDARY_HITS:
+            raise ProviderError(
+                "secondary_rate_limit",
+                "the provider keeps refusing: too many requests",
+                "wait a few minutes, or use fewer --workers",
+            )
+        backoff = min(SECONDARY_MIN_WAIT * 2 ** (hits - 1), SECONDARY_MAX_WAIT)
+        self._close_gate(
+            self.clock() + (backoff if retry_after is None else retry_after), primary=False
+        )
+
+    def _close_gate(self, until: float, primary: bool) -> None:
+        """No request leaves before `until`; a primary gate stops at once with --no-wait."""
+        with self._lock:
+            if until > self._gate_until:
+                self._gate_until, self._gate_primary = until, primary
+
+    def _wait_for_gate(self) -> None:
+        while True:
+            with self._lock:
+                until, primary = self._gate_until, self._gate_primary
+                announce = until > self._announced
+                if announce and (self.wait or not primary):
+                    self._announced = until
+            left = until - self.clock()
+            if left <= 0:
+                return
+            stamp = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%S UTC")
+            if primary and not self.wait:
+                raise RateLimited(
+                    f"the rate limit is spent; it resets at {stamp} (in {left:.0f} s)",
+                    "run the same command again after the reset, or drop --no-wait to wait for it",
+                    until,
+                )
+            if announce:
+                kind = "rate limit spent" if primary else "secondary rate limit"
+                self.progress.note(f"{kind}: waiting {left:.0f} s (until {stamp})")
+            self.sleep(min(left, 1.0))
+
+    # -- all pages -------------------------------------------------------------------------
+
+    def pages(
+        self, url: str, max_pages: int | None = None, workers: int = DEFAULT_WORKERS
+    ) -> Iterator[Page]:
+        """Every page in order: concurrently once the last page is known, else by `next`."""
+        workers = max(1, min(workers, MAX_WORKERS))
+        first = self.get_page(url)
+        last = _page_number(first.links.get("last"))
+        if max_pages is not None:
+            last = min(last, max_pages) if last else last
+        self.progress.update(
+            pages=1, items=len(first.items), remaining=first.remaining, total_pages=last
+        )
+        yield first
+        if max_pages is not None and max_pages <= 1:
+            return
+        if last and last > 1 and workers > 1:
+            template = first.links["last"]
+            urls = (with_query(template, {"page": n}) for n in range(2, last + 1))
+            yield from self._in_order(urls, workers)
+            return
+        page, count = first, 1
+        while page.links.get("next") and (max_pages is None or count < max_pages):
+            page = self.get_page(page.links["next"])
+            count += 1
+            self.progress.update(pages=1, items=len(page.items), remaining=page.remaining)
+            yield page
+
+    def _in_order(self, urls: Iterator[str], workers: int) -> Iterator[Page]:
+        window: deque[Future[Page]] = deque()
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oauthdance-fetch")
+        try:
+            for url in urls:
+                window.append(pool.submit(self.get_page, url))
+                if len(window) >= workers * 2:
+                    yield self._done(window.popleft())
+            while window:
+                yield self._done(window.popleft())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _done(self, future: Future[Page]) -> Page:
+        page = future.result()
+        self.progress.update(pages=1, items=len(page.items), remaining=page.remaining)
+        return page
+
+    def items(
+        self, url: str, max_pages: int | None = None, workers: int = DEFAULT_WORKERS
+    ) -> Iterator[Any]:
+        for page in self.pages(url, max_pages, workers):
+            yield from page.items
+
+
+def _page_number(url: str | None) -> int | None:
+    if not url:
+        return None
+    value = dict(parse_qsl(urlsplit(url).query)).get("page")
+    return int(value) if value and value.isdigit() else None
+
+
+def _message(response: Any) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except (ValueError, AttributeError):
+        return (response.text or "")[:200]
+
+
+def _missing_scopes(headers: Any) -> list[str]:
+    """The endpoint's accepted scopes, if the token has none of them."""
+    accepted = split_scopes(headers.get("X-Accepted-OAuth-Scopes"))
+    granted = set(split_scopes(headers.get("X-OAuth-Scopes")))
+    return [] if not accepted or granted & set(accepted) else accepted
+
+
+def api_url(api_root: str, path: str, params: dict[str, Any]) -> str:
+    """The first page's URL: `path` under the API root, with per_page=100 unless given."""
+    url = path if path.startswith(("http://", "https://")) else api_root + "/" + path.lstrip("/")
+    return with_query(url, {"per_page": PER_PAGE, **params})
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` strings from --param into a dict."""
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            from .errors import ConfigError
+
+            raise ConfigError(f"--param {pair!r} is not KEY=VALUE", "e.g. --param state=all")
+        params[key] = value
+    return params

@@ -1,0 +1,217 @@
+"""`data.*` tasks: fetch API data with the stored token, to a file or stdout.
+
+Each makes sure a valid token exists first (refreshing it if due), so they chain after the
+auth steps: `invoke auth.verify data.fetch --path /user/repos --out repos.json`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from invoke import Context
+
+from ..errors import ConfigError
+from ..fetcher import DEFAULT_WORKERS, RateLimited, parse_params
+from .common import cli_task, setting
+
+OUTPUT_HELP = {
+    "out": "write to this file (default: stdout); its extension picks the format",
+    "format": "json (one array), ndjson (one item per line) or csv (nested fields dotted)",
+    "max_pages": "stop after this many pages",
+    "workers": f"pages fetched at once once the last page is known (default "
+    f"{DEFAULT_WORKERS}, at most 100)",
+    "wait": "when the rate limit is spent, wait for the reset (default); --no-wait stops, "
+    "keeping what was fetched",
+    "cache": "send If-None-Match from the ETag cache so unchanged pages cost no rate limit "
+    "(default); --no-cache skips it",
+    "quiet": "no progress bar and no summary",
+}
+
+
+def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> None:
+    """The one way every data task fetches: stream pages into the writer, then report.
+
+    `options`: provider, user, creds, out, format, max_pages, workers, wait, cache, quiet.
+    """
+    from ..data import open_fetch
+    from ..output import ItemWriter, format_for
+    from ..progress import Progress
+
+    quiet, out, workers = options["quiet"], options["out"], int(options["workers"])
+    started = time.perf_counter()
+    progress = Progress(enabled=False if quiet else None)
+    opened = open_fetch(
+        setting(c, "creds", options["creds"], "creds.json"),
+        setting(c, "provider", options["provider"], "github"),
+        setting(c, "user", options["user"]),
+        workers=workers,
+        wait=options["wait"],
+        cache=options["cache"],
+        progress=progress,
+    )
+    writer = ItemWriter(out, format_for(out, options["format"]))
+    complete = False
+    try:
+        max_pages = int(options["max_pages"]) or None
+        for page in opened.fetcher.pages(opened.url(path, params), max_pages, workers):
+            writer.write_many(page.items)
+        complete = True
+    except RateLimited as exc:
+        raise RateLimited(
+            f"{exc.message}; saved {writer.count} items to {writer.target}",
+            exc.hint or "",
+            exc.reset_at,
+        ) from exc
+    finally:
+        writer.close(complete)
+        progress.close()
+    if not quiet:
+        fetcher = opened.fetcher
+        unchanged = f", {fetcher.not_modified} unchanged (304)" if fetcher.not_modified else ""
+        print(
+            f"fetched {writer.count} items in {fetcher.requests} requests{unchanged} in "
+            f"{time.perf_counter() - started:.2f} s -> {writer.target}",
+            file=sys.stderr,
+        )
+
+
+@cli_task(
+    iterable=("param",),
+    path="API path, e.g. /user/repos (or a full URL)",
+    param="query parameter KEY=VALUE (repeatable)",
+    **OUTPUT_HELP,
+)
+def fetch(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    path: str | None = None,
+    param: list[str] | None = None,
+    out: str | None = None,
+    format: str | None = None,
+    max_pages: int = 0,
+    workers: int = DEFAULT_WORKERS,
+    wait: bool = True,
+    cache: bool = True,
+    quiet: bool = False,
+) -> None:
+    """Fetch every page of an API path (authenticated, paginated, rate-limit aware)."""
+    if not path:
+        raise ConfigError("data.fetch needs --path", "e.g. invoke data.fetch --path /user/repos")
+    run_fetch(
+        c,
+        path,
+        parse_params(param or []),
+        provider=provider,
+        user=user,
+        creds=creds,
+        out=out,
+        format=format,
+        max_pages=max_pages,
+        workers=workers,
+        wait=wait,
+        cache=cache,
+        quiet=quiet,
+    )
+
+
+@cli_task(out=OUTPUT_HELP["out"], format=OUTPUT_HELP["format"], quiet=OUTPUT_HELP["quiet"])
+def user(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    out: str | None = None,
+    format: str | None = None,
+    quiet: bool = False,
+) -> None:
+    """Fetch the signed-in user's profile."""
+    run_fetch(
+        c,
+        "/user",
+        {},
+        provider=provider,
+        user=user,
+        creds=creds,
+        out=out,
+        format=format,
+        max_pages=1,
+        workers=1,
+        wait=True,
+        cache=True,
+        quiet=quiet,
+    )
+
+
+@cli_task(org="an organization's repositories instead of your own", **OUTPUT_HELP)
+def repos(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    org: str | None = None,
+    out: str | None = None,
+    format: str | None = None,
+    max_pages: int = 0,
+    workers: int = DEFAULT_WORKERS,
+    wait: bool = True,
+    cache: bool = True,
+    quiet: bool = False,
+) -> None:
+    """Fetch your repositories (or an organization's, with --org)."""
+    run_fetch(
+        c,
+        f"/orgs/{org}/repos" if org else "/user/repos",
+        {},
+        provider=provider,
+        user=user,
+        creds=creds,
+        out=out,
+        format=format,
+        max_pages=max_pages,
+        workers=workers,
+        wait=wait,
+        cache=cache,
+        quiet=quiet,
+    )
+
+
+@cli_task(repo="OWNER/REPO (required)", state="open, closed or all (default open)", **OUTPUT_HELP)
+def issues(
+    c: Context,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+    repo: str | None = None,
+    state: str = "open",
+    out: str | None = None,
+    format: str | None = None,
+    max_pages: int = 0,
+    workers: int = DEFAULT_WORKERS,
+    wait: bool = True,
+    cache: bool = True,
+    quiet: bool = False,
+) -> None:
+    """Fetch a repository's issues."""
+    if not repo or repo.count("/") != 1:
+        raise ConfigError("data.issues needs --repo OWNER/REPO", "e.g. --repo octocat/hello")
+    if state not in ("open", "closed", "all"):
+        raise ConfigError(f"--state {state!r} is not open, closed or all", "pick one of those")
+    run_fetch(
+        c,
+        f"/repos/{repo}/issues",
+        {"state": state},
+        provider=provider,
+        user=user,
+        creds=creds,
+        out=out,
+        format=format,
+        max_pages=max_pages,
+        workers=workers,
+        wait=wait,
+        cache=cache,
+        quiet=quiet,
+    )

@@ -1,0 +1,30 @@
+"""Fetch every repository of the signed-in user into a list of dicts (a data notebook's
+first cell), then show a small summary.
+
+    python scripts/fetch_repos.py [--provider github] [--creds creds.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import oauthdance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--provider", default="github")
+    parser.add_argument("--creds", default=None)
+    args = parser.parse_args()
+
+    repos: list[dict] = list(
+        oauthdance.fetch("/user/repos", provider=args.provider, creds=args.creds)
+    )
+    languages = Counter(repo.get("language") or "none" for repo in repos)
+    print(f"{len(repos)} repositories; private: {sum(r['private'] for r in repos)}")
+    print("languages:", ", ".join(f"{name} {count}" for name, count in languages.most_common()))
+
+
+if __name__ == "__main__":
+    main()
