@@ -137,9 +137,14 @@ class Fetcher:
             self._secondary(None)
             return
         if status == 401:
+            from .lifecycle import login_command
+
+            provider = getattr(self.session, "provider", None)
+            user = getattr(self.session, "user", None)
+            command = login_command(provider, user) if provider else "`invoke auth.login`"
             raise NotLoggedIn(
                 f"the provider refused the token at {url} ({message})",
-                "log in again: `invoke auth.login`",
+                f"log in again: {command}",
             )
         if status in (403, 404):
             missing = _missing_scopes(headers)

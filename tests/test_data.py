@@ -244,3 +244,30 @@ def test_fetch_error_types_are_ours(sandbox: RunningSandbox, creds: Path) -> Non
     opened = open_fetch(creds, "sandbox", wait=False, cache=False)
     with pytest.raises(RateLimited):
         list(opened.fetcher.items(opened.url("/user")))
+
+
+def test_revoked_token_says_how_to_log_in_again(sandbox: RunningSandbox, creds: Path) -> None:
+    for token in sandbox.model.tokens.values():
+        token.revoked = True
+    done = fetch(creds, "--path", "/user")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "`invoke auth.login -p sandbox`" in done.stderr
+
+
+def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
+    import io
+
+    from oauthdance.progress import Progress
+
+    screen = io.StringIO()
+    progress = Progress(enabled=True, stream=screen)
+    progress.MIN_INTERVAL = 0
+    opened = open_fetch(creds, "sandbox", workers=4, progress=progress, cache=False)
+    assert len(list(opened.fetcher.items(opened.url("/user/repos")))) == 1234
+    progress.close()
+    last = screen.getvalue().rsplit("\r", 1)[-1]
+    assert "pages 13/13 · items 1,234 · rate limit left" in last
+    quiet = io.StringIO()
+    silent = open_fetch(creds, "sandbox", progress=Progress(stream=quiet), cache=False)
+    list(silent.fetcher.items(silent.url("/user")))
+    assert quiet.getvalue() == ""  # not a terminal: nothing
