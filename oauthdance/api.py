@@ -43,10 +43,15 @@ class Credentials(CredentialsFile):
         return self.record(provider).get("default_user")
 
     def token(self, provider: str = "github", user: str | None = None) -> str:
-        return find_token(self, get_provider(provider), user).access_token
+        return find_token(self, provider_named(self, provider), user).access_token
 
     def session(self, provider: str = "github", user: str | None = None) -> requests.Session:
-        return make_session(self, get_provider(provider), user)
+        return make_session(self, provider_named(self, provider), user)
+
+
+def provider_named(creds: CredentialsFile, name: str) -> Provider:
+    """The provider called `name`, as this credentials file knows it (OIDC included)."""
+    return get_provider(name, None, creds.record(name))
 
 
 def credentials_file(creds: str | os.PathLike[str] | CredentialsFile | None) -> CredentialsFile:
@@ -59,7 +64,8 @@ def token(
     creds: str | os.PathLike[str] | CredentialsFile | None = None,
 ) -> str:
     """A valid access token: the environment's, else the stored owner's (refreshed if due)."""
-    return find_token(credentials_file(creds), get_provider(provider), user).access_token
+    store = credentials_file(creds)
+    return find_token(store, provider_named(store, provider), user).access_token
 
 
 def session(
@@ -68,7 +74,8 @@ def session(
     creds: str | os.PathLike[str] | CredentialsFile | None = None,
 ) -> requests.Session:
     """A `requests.Session` for the provider's API: token, headers, refresh and retries."""
-    return make_session(credentials_file(creds), get_provider(provider), user)
+    store = credentials_file(creds)
+    return make_session(store, provider_named(store, provider), user)
 
 
 def read_environment_once(session: requests.Session) -> None:

@@ -30,6 +30,12 @@ class App:
     scope: str
 
     def require_client_id(self) -> App:
+        """This app, if it can start a dance: a client_id, and an issuer where one is needed."""
+        if self.provider.oidc and not self.provider.issuer:
+            raise ConfigError(
+                f"{self.provider.name!r} is an OpenID Connect provider with no issuer yet",
+                f"run `invoke auth.configure -p {self.provider.name} --issuer URL`",
+            )
         if not self.client_id:
             name = self.provider.name
             raise ConfigError(
@@ -60,6 +66,12 @@ def environment_value(name: str, environ: Mapping[str, str] | None = None) -> tu
     return "", "none"
 
 
+def effective_provider(provider: Provider, record: Mapping[str, Any]) -> Provider:
+    """The provider as this credentials record sees it: its overrides, then its host."""
+    overrides = record.get("provider")
+    return provider.with_overrides(overrides, "the credentials file").with_host(record.get("host"))
+
+
 def resolve_app(
     provider: Provider, record: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> App:
@@ -70,7 +82,7 @@ def resolve_app(
     if not secret and record.get("client_secret"):
         secret, source = str(record["client_secret"]), "file"
     return App(
-        provider=provider.with_host(record.get("host")),
+        provider=effective_provider(provider, record),
         client_id=client_id or str(record.get("client_id") or ""),
         client_secret=secret or None,
         secret_source=source,

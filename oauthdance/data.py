@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .api import credentials_file, make_session
+from .api import credentials_file, make_session, provider_named
 from .cache import ETagCache
 from .fetcher import DEFAULT_WORKERS, Fetcher, api_url
 from .progress import Progress
-from .providers import get_provider
 from .store import CredentialsFile
 
 
@@ -42,7 +41,7 @@ def open_fetch(
 ) -> Fetch:
     """Make sure a valid token exists (refreshing it if due), then set up the fetcher."""
     store = credentials_file(creds)
-    session = make_session(store, get_provider(provider), user, pool_size=workers)
+    session = make_session(store, provider_named(store, provider), user, pool_size=workers)
     found = session.current_token()  # fails here, before any output, if not logged in
     etags = ETagCache.beside(store.path, provider, found.owner) if cache else None
     fetcher = Fetcher(session, cache=etags, wait=wait, progress=progress)

@@ -68,7 +68,7 @@ def request_device_code(app: App, scope: str) -> DeviceCode:
     return DeviceCode(
         answer["device_code"],
         answer["user_code"],
-        answer["verification_uri"],
+        answer.get("verification_uri") or answer["verification_url"],  # Google: "_url"
         int(answer.get("expires_in", 900)),
         int(answer.get("interval", 5)),
     )

@@ -68,9 +68,9 @@ class ProviderError(OAuthDanceError):
 # What to do next, for each error GitHub (and RFC 6749) documents at the token endpoint.
 _RESTART = "run `invoke auth.url` again (or `invoke auth.login`) to get a fresh code"
 TOKEN_ERROR_HINTS: dict[str, str] = {
-    "bad_verification_code": "the code is wrong, already used or older than 10 minutes: "
-    + _RESTART,
-    "invalid_grant": "the code or refresh token is wrong, used or expired: " + _RESTART,
+    "bad_verification_code": "the code is wrong, already used or older than {minutes}: " + _RESTART,
+    "invalid_grant": "the code is wrong, already used or older than {minutes} (or the "
+    "refresh token is spent): " + _RESTART,
     "incorrect_client_credentials": "the client_id or client_secret is wrong: check them in "
     "the app's settings and run `invoke auth.configure` (or fix <PROVIDER>_CLIENT_SECRET)",
     "invalid_client": "the client_id or client_secret is wrong: run `invoke auth.configure`",
@@ -83,6 +83,13 @@ TOKEN_ERROR_HINTS: dict[str, str] = {
 }
 
 
-def token_error(error: str, description: str | None) -> ProviderError:
-    """Build the error for a token-endpoint answer, with the matching advice."""
-    return ProviderError(error, description, TOKEN_ERROR_HINTS.get(error))
+def token_error(error: str, description: str | None, code_lifetime: int = 600) -> ProviderError:
+    """Build the error for a token-endpoint answer, with the matching advice.
+
+    `code_lifetime` (seconds) is how long the provider's codes live: eBay's die after 5
+    minutes, GitHub's after 10, and the advice says which.
+    """
+    minutes = code_lifetime / 60
+    lifetime = f"{minutes:g} minute" + ("" if minutes == 1 else "s")
+    hint = TOKEN_ERROR_HINTS.get(error)
+    return ProviderError(error, description, hint.format(minutes=lifetime) if hint else None)

@@ -24,6 +24,7 @@ from .errors import (
 )
 from .http import send
 from .providers import Provider
+from .quirks import check_redirect_uri, fix_token_answer
 from .store import CredentialsFile
 from .tokens import isoformat, token_record, utcnow
 
@@ -46,15 +47,19 @@ def configure(
     scope: str | None = None,
     host: str | None = None,
     store_secret: bool = True,
+    overrides: dict[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> App:
     """Record the app's client_id, client_secret, redirect_uri and scope for `provider`.
 
     Values come from the arguments, else the environment / `.env`, else what is stored.
     With `store_secret=False` the secret is kept out of the file (and removed from it).
+    `overrides` are provider facts kept with the record (what OIDC discovery found).
     """
     prefix = provider.env_prefix
     existing = creds.record(provider.name)
+    overrides = overrides or existing.get("provider")
+    provider = provider.with_overrides(overrides, "the provider overrides")
     client_id = (
         client_id
         or environment_value(f"{prefix}_CLIENT_ID", environ)[0]
@@ -67,10 +72,11 @@ def configure(
             f"pass --client-id (from the app's settings page) or set {prefix}_CLIENT_ID",
         )
     secret = client_secret or environment_value(f"{prefix}_CLIENT_SECRET", environ)[0]
-    redirect_uri = oauth.check_redirect_uri(
+    redirect_uri = check_redirect_uri(
+        provider.quirks,
         (
             redirect_uri or existing.get("redirect_uri") or resolve_app(provider, {}).redirect_uri
-        ).strip()
+        ).strip(),
     )
     scope = " ".join(
         oauth.split_scopes(
@@ -88,6 +94,8 @@ def configure(
         record["scope"] = scope
         if host:
             record["host"] = host.strip().rstrip("/")
+        if overrides:
+            record["provider"] = overrides
         stored = dict(record)
     return resolve_app(provider, stored, environ)
 
@@ -117,7 +125,9 @@ def start_authorization(
     """Line 1: a fresh state and PKCE verifier, saved as a pending authorization."""
     app = current_app(creds, provider).require_client_id()
     scope = " ".join(oauth.split_scopes(scope)) if scope else app.scope
-    redirect_uri = oauth.check_redirect_uri(redirect_uri) if redirect_uri else app.redirect_uri
+    redirect_uri = (
+        check_redirect_uri(app.provider.quirks, redirect_uri) if redirect_uri else app.redirect_uri
+    )
     state = oauth.new_state()
     pending: dict[str, Any] = {
         "scope": scope,
@@ -128,8 +138,11 @@ def start_authorization(
     if app.provider.pkce:
         pending["code_verifier"] = oauth.new_code_verifier()
         challenge = oauth.code_challenge_s256(pending["code_verifier"])
+    extra = dict(extra_params or {})
+    if app.provider.oidc:  # the id_token must echo it (OpenID Connect Core §3.1.2.1)
+        pending["nonce"] = extra["nonce"] = oauth.new_state()
     url = oauth.authorize_url(
-        app.provider, app.client_id, redirect_uri, scope, state, challenge, extra_params
+        app.provider, app.client_id, redirect_uri, scope, state, challenge, extra
     )
     with creds.update() as data:
         data.setdefault(provider.name, {}).setdefault("pending", {})[state] = pending
@@ -216,6 +229,9 @@ def _unknown_state(state: str, provider: str) -> UnknownState:
     )
 
 
+# What the validated id_token says of its owner, kept beside the token for quick reading.
+ID_CLAIMS_KEPT = ("sub", "preferred_username", "email", "name", "iss")
+
 # -- auth.exchange ----------------------------------------------------------------------
 
 
@@ -255,6 +271,13 @@ def exchange_code(
         params["code_verifier"] = pending["code_verifier"]
     answer = request_token(app, "authorization_code", params)
     token = token_record(answer, pending.get("scope") or "", now or utcnow())
+    if app.provider.oidc and answer.get("id_token"):
+        from .oidc import validate_id_token
+
+        claims = validate_id_token(
+            answer["id_token"], app.provider, app.client_id, pending.get("nonce")
+        )
+        token["id_token_claims"] = {k: claims[k] for k in ID_CLAIMS_KEPT if k in claims}
     save_new_token(creds, provider, state, token, user)
     return Exchanged(state, user, token)
 
@@ -312,7 +335,10 @@ def request_token(
     if method == "client_secret_basic":
         headers["Authorization"] = oauth.basic_authorization(app.client_id, app.client_secret or "")
     response = send("POST", app.provider.token_endpoint, data=body, headers=headers)
-    return oauth.parse_token_answer(response.text, response.status_code)
+    answer = oauth.parse_token_answer(
+        response.text, response.status_code, app.provider.code_lifetime
+    )
+    return fix_token_answer(app.provider.quirks, answer)
 
 
 # -- auth.verify ------------------------------------------------------------------------
@@ -382,9 +408,7 @@ def verify_token(
 
 def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str] | None]:
     """(login, scopes from the scopes header or None) from the provider's user endpoint."""
-    response = send(
-        "GET", provider.api_root + provider.user_path, headers=api_headers(provider, access_token)
-    )
+    response = send("GET", provider.user_endpoint, headers=api_headers(provider, access_token))
     if response.status_code == 401:
         raise ProviderError(
             "bad_credentials",
@@ -395,13 +419,14 @@ def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str
         raise ProviderError(
             f"http_{response.status_code}",
             response.text[:200],
-            "check the provider's api_base and user_path",
+            "check the provider's user endpoint (api_base + user_path, or user_url)",
         )
     try:
-        login = str(response.json()[provider.login_field])
-    except (ValueError, KeyError, TypeError) as exc:
+        identity = response.json()
+        login = next(str(identity[f]) for f in provider.login_field if identity.get(f))
+    except (ValueError, StopIteration, TypeError, AttributeError) as exc:
         raise NetworkError(
-            f"the user endpoint gave no {provider.login_field!r}",
+            f"the user endpoint gave none of {', '.join(provider.login_field)}",
             "check the provider's login_field",
         ) from exc
     header = response.headers.get(provider.scopes_header) if provider.scopes_header else None

@@ -151,29 +151,34 @@ def login_command(provider: Provider, owner: str | None = None) -> str:
 
 
 def _app_token_request(app: App, template: str, method: str, access_token: str) -> Any:
+    """A request about one token, authenticated as the app (never as the user).
+
+    GitHub style: Basic auth and a JSON body. RFC 7009: a form body with the provider's
+    usual client authentication.
+    """
     from .oauth import basic_authorization
 
-    if not app.client_secret:
+    api = app.provider
+    if not app.client_secret and api.client_auth != "none":
         raise ConfigError(
-            f"no client_secret for {app.provider.name!r}",
-            f"set {app.provider.env_prefix}_CLIENT_SECRET or run auth.configure",
+            f"no client_secret for {api.name!r}",
+            f"set {api.env_prefix}_CLIENT_SECRET or run auth.configure",
         )
-    url = (
-        app.provider.url(template)
-        .replace("{api}", app.provider.api_root)
-        .replace("{client_id}", app.client_id)
-    )
+    url = api.url(template).replace("{api}", api.api_root).replace("{client_id}", app.client_id)
+    if api.revocation_style == "rfc7009":
+        form = {"token": access_token, "token_type_hint": "access_token"}
+        headers = {"Accept": "application/json"}
+        if api.client_auth == "client_secret_basic":
+            headers["Authorization"] = basic_authorization(app.client_id, app.client_secret or "")
+        else:
+            form["client_id"] = app.client_id
+            if api.client_auth == "client_secret_post":
+                form["client_secret"] = app.client_secret or ""
+        return send(method, url, headers=headers, data=form)
     headers = {
-        **app.provider.api_headers,
-        "Authorization": basic_authorization(app.client_id, app.client_secret),
+        **api.api_headers,
+        "Authorization": basic_authorization(app.client_id, app.client_secret or ""),
     }
-    if app.provider.revocation_style == "rfc7009":
-        return send(
-            method,
-            url,
-            headers={**headers, "Accept": "application/json"},
-            data={"token": access_token, "token_type_hint": "access_token"},
-        )
     return send(method, url, headers=headers, json={"access_token": access_token})
 
 
@@ -182,13 +187,13 @@ def check(creds: CredentialsFile, provider: Provider, user: str | None = None) -
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
     app = resolve_app(provider, record).require_client_id()
-    if not provider.token_check_url:
+    if not app.provider.token_check_url:
         raise ConfigError(
             f"{provider.name} offers no token check endpoint",
             f"use `invoke auth.verify -p {provider.name}` instead",
         )
     access = record["tokens"][owner]["access_token"]
-    response = _app_token_request(app, provider.token_check_url, "POST", access)
+    response = _app_token_request(app, app.provider.token_check_url, "POST", access)
     if response.status_code in (404, 422):
         return {"owner": owner, "valid": False}
     if response.status_code >= 400:
@@ -211,18 +216,14 @@ def revoke(creds: CredentialsFile, provider: Provider, user: str | None = None) 
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
     app = resolve_app(provider, record).require_client_id()
-    if not provider.revocation_url:
+    if not app.provider.revocation_url:
         raise ConfigError(
             f"{provider.name} has no revocation endpoint",
             "revoke the token in the provider's settings, then `invoke auth.logout`",
         )
     access = record["tokens"][owner]["access_token"]
-    response = _app_token_request(
-        app,
-        provider.revocation_url,
-        "DELETE" if provider.revocation_style != "rfc7009" else "POST",
-        access,
-    )
+    method = "POST" if app.provider.revocation_style == "rfc7009" else "DELETE"
+    response = _app_token_request(app, app.provider.revocation_url, method, access)
     if response.status_code >= 400 and response.status_code != 404:
         raise ProviderError(
             f"http_{response.status_code}",

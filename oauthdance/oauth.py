@@ -174,7 +174,7 @@ def missing_scopes(
     ]
 
 
-def parse_token_answer(body: str, status: int) -> dict[str, Any]:
+def parse_token_answer(body: str, status: int, code_lifetime: int = 600) -> dict[str, Any]:
     """A token answer as a dict; errors (GitHub sends them with HTTP 200) raise.
 
     Copes with JSON and form-encoded bodies (oauthlib tries both).
@@ -190,7 +190,7 @@ def parse_token_answer(body: str, status: int) -> dict[str, Any]:
             "check the provider's token_url",
         ) from exc
     except OAuth2Error as exc:
-        raise token_error(exc.error, exc.description or None) from exc
+        raise token_error(exc.error, exc.description or None, code_lifetime) from exc
     except ValueError as exc:  # e.g. expires_in that is not a number
         raise NetworkError(f"unreadable token answer: {exc}", "check the provider") from exc
     answer["scope"] = split_scopes(answer.get("scope"))

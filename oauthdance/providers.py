@@ -1,9 +1,11 @@
 """Provider records: each provider's facts as data, from config/providers.yaml.
 
-A user adds or overrides providers in a YAML file of their own (`OAUTHDANCE_PROVIDERS`
-or `--providers`); an entry may `extends:` another and change only what differs.
-The set of allowed keys is closed, so a typo is an error that names the file, the
-provider and the field instead of a silently ignored setting.
+A user adds or overrides providers in a YAML file of their own (`OAUTHDANCE_PROVIDERS`,
+or `oauthdance.providers_file` in invoke's configuration); an entry may `extends:`
+another and change only what differs. The set of fields is closed, so a typo is an
+error that names the file, the provider and the field instead of a silently ignored
+setting. A credentials record may carry `provider:` overrides too (what OIDC discovery
+found), checked by the same rules.
 """
 
 from __future__ import annotations
@@ -18,13 +20,19 @@ from .errors import ConfigError
 
 BUILTIN_FILE = Path(__file__).with_name("config") / "providers.yaml"
 REQUIRED = ("authorize_url", "token_url", "api_base")
-CLIENT_AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
-REVOCATION_STYLES = ("github", "rfc7009")
+CHOICES = {
+    "client_auth": ("client_secret_post", "client_secret_basic", "none"),
+    "revocation_style": ("github", "rfc7009"),
+}
 
 
 @dataclass(frozen=True)
 class Provider:
-    """What the flow needs to know about one authorization server and its API."""
+    """What the flow needs to know about one authorization server and its API.
+
+    URLs may hold `{host}` (the provider's host, or the one given with `--host`); in
+    `token_check_url` and `revocation_url`, `{api}` and `{client_id}` too.
+    """
 
     name: str
     authorize_url: str
@@ -33,8 +41,9 @@ class Provider:
     title: str = ""
     host: str = ""
     device_url: str = ""
+    user_url: str = ""  # the user endpoint as a full URL; else api_base + user_path
     user_path: str = "/user"
-    login_field: str = "login"
+    login_field: tuple[str, ...] = ("login",)  # the first present names the owner
     scopes_header: str = ""
     pkce: bool = True
     any_loopback_port: bool = False
@@ -47,7 +56,12 @@ class Provider:
     implied_scopes: dict[str, list[str]] = field(default_factory=dict)
     token_check_url: str = ""
     revocation_url: str = ""
-    revocation_style: str = "github"  # or "rfc7009"
+    revocation_style: str = "github"
+    code_lifetime: int = 600  # seconds an authorization code lives
+    quirks: tuple[str, ...] = ()  # names of hooks in oauthdance.quirks
+    oidc: bool = False  # send a nonce; validate the id_token that comes back
+    issuer: str = ""
+    jwks_uri: str = ""
 
     @property
     def env_prefix(self) -> str:
@@ -55,6 +69,11 @@ class Provider:
         return "".join(c if c.isalnum() else "_" for c in self.name).upper()
 
     def url(self, template: str) -> str:
+        if "{host}" in template and not self.host:
+            raise ConfigError(
+                f"provider {self.name!r} needs a host (its URLs are {template})",
+                f"run `invoke auth.configure -p {self.name} --host HOST`",
+            )
         return template.replace("{host}", self.host)
 
     @property
@@ -69,40 +88,63 @@ class Provider:
     def api_root(self) -> str:
         return self.url(self.api_base).rstrip("/")
 
+    @property
+    def user_endpoint(self) -> str:
+        return self.url(self.user_url) if self.user_url else self.api_root + self.user_path
+
     def with_host(self, host: str | None) -> Provider:
         """The same provider served from another host (GitHub Enterprise, a sandbox port)."""
         if not host:
             return self
         return dataclasses.replace(self, host=host.strip().rstrip("/"))
 
+    def with_overrides(self, overrides: dict[str, Any] | None, source: str) -> Provider:
+        """The same provider with some facts replaced (checked like a providers file)."""
+        if not overrides:
+            return self
+        return dataclasses.replace(self, **_values(self.name, overrides, source, partial=True))
 
-_FIELDS = {f.name for f in dataclasses.fields(Provider)} - {"name"}
+
+FIELDS = {f.name for f in dataclasses.fields(Provider)} - {"name"}
 
 
 def load_providers(user_file: str | os.PathLike[str] | None = None) -> dict[str, Provider]:
     """Built-in presets, then the user's file (argument, else `OAUTHDANCE_PROVIDERS`)."""
     raw = _read_yaml(BUILTIN_FILE)
     user_file = user_file or os.environ.get("OAUTHDANCE_PROVIDERS")
-    sources = {name: BUILTIN_FILE for name in raw}
+    sources = dict.fromkeys(raw, BUILTIN_FILE)
     if user_file:
         path = Path(user_file).expanduser()
         for name, entry in _read_yaml(path).items():
-            merged = {**raw.get(name, {}), **entry} if name in raw else entry
-            raw[name] = merged
+            raw[name] = {**raw.get(name, {}), **entry}
             sources[name] = path
-    return {name: _build(name, raw, sources[name]) for name in raw}
+    return {
+        name: Provider(
+            name=name,
+            **_values(name, _resolve_extends(name, raw, sources[name], ()), str(sources[name])),
+        )
+        for name in raw
+    }
 
 
-def get_provider(name: str, user_file: str | os.PathLike[str] | None = None) -> Provider:
+def get_provider(
+    name: str,
+    user_file: str | os.PathLike[str] | None = None,
+    record: dict[str, Any] | None = None,
+) -> Provider:
+    """The named provider; a name defined only by OIDC discovery (its credentials `record`
+    holds an issuer) is built on the `oidc` preset."""
     providers = load_providers(user_file)
-    try:
+    if name in providers:
         return providers[name]
-    except KeyError:
-        known = ", ".join(sorted(providers))
-        raise ConfigError(
-            f"unknown provider {name!r}",
-            f"use one of: {known}; or define it in your providers file (OAUTHDANCE_PROVIDERS)",
-        ) from None
+    if ((record or {}).get("provider") or {}).get("issuer") and "oidc" in providers:
+        return dataclasses.replace(providers["oidc"], name=name)
+    known = ", ".join(sorted(providers))
+    raise ConfigError(
+        f"unknown provider {name!r}",
+        f"use one of: {known}; define it in your providers file (OAUTHDANCE_PROVIDERS); "
+        f"or discover an OIDC issuer: `invoke auth.configure -p {name} --issuer URL`",
+    )
 
 
 def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
@@ -123,8 +165,8 @@ def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def _build(name: str, raw: dict[str, dict[str, Any]], source: Path) -> Provider:
-    entry = _resolve_extends(name, raw, source, seen=())
+def _values(name: str, entry: dict[str, Any], source: str, partial: bool = False) -> dict:
+    """Check one entry's fields and convert them to the dataclass's types."""
 
     def bad(field_name: str, why: str) -> ConfigError:
         return ConfigError(
@@ -132,31 +174,42 @@ def _build(name: str, raw: dict[str, dict[str, Any]], source: Path) -> Provider:
             "fix that entry (see README Providers for the fields)",
         )
 
-    unknown = sorted(set(entry) - _FIELDS)
+    unknown = sorted(set(entry) - FIELDS)
     if unknown:
-        raise bad(unknown[0], f"unknown field (allowed: {', '.join(sorted(_FIELDS))})")
-    for key in REQUIRED:
+        raise bad(unknown[0], f"unknown field (allowed: {', '.join(sorted(FIELDS))})")
+    for key in () if partial else REQUIRED:
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise bad(key, "required, a URL")
-    if entry.get("client_auth", "client_secret_post") not in CLIENT_AUTH_METHODS:
-        raise bad("client_auth", f"must be one of {', '.join(CLIENT_AUTH_METHODS)}")
-    if entry.get("revocation_style", "github") not in REVOCATION_STYLES:
-        raise bad("revocation_style", f"must be one of {', '.join(REVOCATION_STYLES)}")
-    for key in ("pkce", "any_loopback_port"):
-        if key in entry and not isinstance(entry[key], bool):
-            raise bad(key, "must be true or false")
-    for key in ("api_headers", "extra_authorize_params", "implied_scopes"):
-        if key in entry and not isinstance(entry[key], dict):
-            raise bad(key, "must be a mapping")
+    for key, allowed in CHOICES.items():
+        if key in entry and entry[key] not in allowed:
+            raise bad(key, f"must be one of {', '.join(allowed)}")
     values = dict(entry)
-    values["token_env"] = tuple(entry.get("token_env") or ())
+    for key, kind in ((f.name, f.type) for f in dataclasses.fields(Provider)):
+        if key not in entry:
+            continue
+        value = entry[key]
+        if kind == "bool" and not isinstance(value, bool):
+            raise bad(key, "must be true or false")
+        if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise bad(key, "must be a whole number")
+        if kind.startswith("tuple"):
+            values[key] = tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+        if kind.startswith("dict") and not isinstance(value, dict):
+            raise bad(key, "must be a mapping")
     for key in ("api_headers", "extra_authorize_params"):
-        values[key] = {str(k): str(v) for k, v in (entry.get(key) or {}).items()}
-    values["implied_scopes"] = {
-        str(k): [str(s) for s in (v if isinstance(v, list) else [v])]
-        for k, v in (entry.get("implied_scopes") or {}).items()
-    }
-    return Provider(name=name, **values)
+        if key in values:
+            values[key] = {str(k): str(v) for k, v in values[key].items()}
+    if "implied_scopes" in values:
+        values["implied_scopes"] = {
+            str(k): [str(s) for s in (v if isinstance(v, list) else [v])]
+            for k, v in values["implied_scopes"].items()
+        }
+    from .quirks import QUIRKS
+
+    for quirk in values.get("quirks", ()):
+        if quirk not in QUIRKS:
+            raise bad("quirks", f"no quirk {quirk!r} (known: {', '.join(sorted(QUIRKS))})")
+    return values
 
 
 def _resolve_extends(

@@ -48,6 +48,16 @@ class App:
     suspended: bool = False
     expiring_tokens: bool = False  # GitHub App behaviour: every user token expires
     device_flow: bool = True
+    # How other providers bend the rules, so each preset can be played end to end:
+    client_auth: str = "any"  # "basic" refuses a secret in the body (Spotify, eBay)
+    json_answers: bool = False  # always JSON, RFC 6749 errors with 400/401 (most providers)
+    token_type: str = "bearer"  # eBay: "User Access Token"
+    scope_separator: str = ","  # how granted scopes come back (GitHub: commas)
+    code_lifetime: int = CODE_LIFETIME  # eBay: about 5 minutes
+    runame: str | None = None  # eBay: the redirect_uri is this name, mapped to callback_url
+    refuse_localhost: bool = False  # Spotify
+    github_scopes: bool = True  # grant only GitHub's scopes; False grants what is asked
+    oidc: bool = False  # an id_token when `openid` is asked for
 
 
 @dataclass
@@ -72,6 +82,7 @@ class Grant:
     code_challenge: str | None
     issued_at: float
     used: bool = False
+    nonce: str | None = None
 
 
 @dataclass
@@ -135,6 +146,10 @@ class Sandbox:
     device_interval: float = 5
     token_requests: int = 0
     refresh_requests: int = 0
+    last_client_auth: str = ""  # how the last token request authenticated: basic/post/none
+    id_token_fault: str | None = None  # "signature", "audience", "expired" or "nonce"
+    issuer: str = ""  # the server's own URL, set when it starts
+    _signing_key: Any = field(default=None, repr=False)
     fail_next_api: int = 0  # answer this many API requests with 502 (transient failures)
     secondary_limit_next: int = 0  # answer this many API requests with a secondary limit
     retry_after: int | None = 1  # seconds, sent with secondary-limit answers (None: absent)
@@ -195,14 +210,18 @@ class Sandbox:
         if app is None:
             raise SandboxError("not_found", "No OAuth app has this client_id.")
         uri = params.get("redirect_uri") or app.callback_url
+        if app.runame and uri == app.runame:
+            uri = app.callback_url  # eBay sends the browser to the URL the RuName names
         return app, uri
 
     def authorize_problem(self, app: App, params: dict[str, str]) -> tuple[str, str] | None:
         """(error, description) to send back instead of a consent page, or None."""
         if app.suspended:
             return "application_suspended", "Your application has been suspended."
+        if app.refuse_localhost and "://localhost" in params.get("redirect_uri", ""):
+            return "invalid_request", "INVALID_CLIENT: Invalid redirect URI (no localhost)."
         if params.get("redirect_uri") and not redirect_allowed(
-            app.callback_url, params["redirect_uri"]
+            app.callback_url, params["redirect_uri"], app.runame
         ):
             return (
                 "redirect_uri_mismatch",
@@ -222,16 +241,17 @@ class Sandbox:
             if login not in self.users:
                 self.add_user(login)
             code = secrets.token_hex(10)
+            asked = _split(params.get("scope", ""))
             self.grants[code] = Grant(
                 client_id=app.client_id,
                 login=login,
-                scopes=[s for s in _split(params.get("scope", "")) if s in KNOWN_SCOPES],
+                scopes=[s for s in asked if s in KNOWN_SCOPES or not app.github_scopes],
                 redirect_uri=params.get("redirect_uri"),
                 code_challenge=params.get("code_challenge"),
                 issued_at=self.now(),
+                nonce=params.get("nonce"),
             )
-            wants_refresh = "offline_access" in _split(params.get("scope", ""))
-            if wants_refresh:
+            if "offline_access" in asked and app.github_scopes:
                 self.grants[code].scopes.append("offline_access")
         return _with_query(uri, {"code": code, "state": params.get("state")})
 
@@ -243,6 +263,8 @@ class Sandbox:
 
     def redirect_error(self, app: App, params: dict[str, str], error: str, text: str) -> str:
         uri = params.get("redirect_uri") or app.callback_url
+        if uri == app.runame:
+            uri = app.callback_url
         if error == "redirect_uri_mismatch":
             uri = app.callback_url  # GitHub sends this one to the registered callback
         return _with_query(
@@ -278,7 +300,9 @@ class Sandbox:
         grant_type = form.get("grant_type", "authorization_code")
         if grant_type == DEVICE_GRANT and app is not None:
             return self._device_token(app, form.get("device_code", ""))
-        if app is None or app.client_secret != secret:
+        basic = (authorization or "").lower().startswith("basic ")
+        self.last_client_auth = "basic" if basic else "post" if "client_secret" in form else "none"
+        if app is None or app.client_secret != secret or (app.client_auth == "basic" and not basic):
             raise SandboxError(
                 "incorrect_client_credentials",
                 "The client_id and/or client_secret passed are incorrect.",
@@ -292,7 +316,7 @@ class Sandbox:
             grant is None
             or grant.used
             or grant.client_id != app.client_id
-            or self.now() - grant.issued_at > CODE_LIFETIME
+            or self.now() - grant.issued_at > app.code_lifetime
         ):
             raise SandboxError("bad_verification_code", "The code passed is incorrect or expired.")
         if grant.redirect_uri and form.get("redirect_uri") != grant.redirect_uri:
@@ -314,16 +338,19 @@ class Sandbox:
             )
         grant.used = True
         expiring = app.expiring_tokens or "offline_access" in grant.scopes
-        scopes = [s for s in grant.scopes if s != "offline_access"]
-        return self._issue(app, grant.login, scopes, expiring)
+        scopes = [s for s in grant.scopes if s != "offline_access" or not app.github_scopes]
+        answer = self._issue(app, grant.login, scopes, expiring)
+        if app.oidc and "openid" in scopes:
+            answer["id_token"] = self.id_token(app, grant.login, grant.nonce)
+        return answer
 
     def _issue(self, app: App, login: str, scopes: list[str], expiring: bool) -> dict[str, Any]:
         now = self.now()
         token = Token(app.client_id, login, scopes, _random("ghu_" if expiring else "gho_", 36))
         answer: dict[str, Any] = {
             "access_token": token.access_token,
-            "token_type": "bearer",
-            "scope": ",".join(scopes),
+            "token_type": app.token_type,
+            "scope": app.scope_separator.join(scopes),
         }
         if expiring:
             token.expires_at = now + ACCESS_LIFETIME
@@ -426,6 +453,82 @@ class Sandbox:
             app, grant.login or self.default_login, grant.scopes, app.expiring_tokens
         )
 
+    # -- OpenID Connect -------------------------------------------------------------------
+
+    def signing_key(self) -> Any:
+        """The RSA key id_tokens are signed with, made on first use (joserfc)."""
+        from joserfc.jwk import RSAKey
+
+        with self.lock:
+            if self._signing_key is None:
+                self._signing_key = RSAKey.generate_key(2048, auto_kid=True)
+            return self._signing_key
+
+    def jwks(self) -> dict[str, Any]:
+        from joserfc.jwk import KeySet
+
+        return KeySet([self.signing_key()]).as_dict(private=False)
+
+    def id_token(self, app: App, login: str, nonce: str | None) -> str:
+        """A signed id_token; `id_token_fault` spoils one part of it, for tests."""
+        from joserfc import jwt
+        from joserfc.jwk import RSAKey
+
+        user, now, fault = self.users[login], int(self.now()), self.id_token_fault
+        key = self.signing_key()
+        claims = {
+            "iss": self.issuer,
+            "sub": str(user.id),
+            "aud": app.client_id,
+            "iat": now,
+            "exp": now + 3600,
+            "preferred_username": login,
+            "email": f"{login}@example.test",
+            "name": user.name or login,
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        if fault == "audience":
+            claims["aud"] = "someone-else"
+        elif fault == "expired":
+            claims["exp"] = now - 3600
+        elif fault == "nonce":
+            claims["nonce"] = "not-the-nonce-that-was-sent"
+        elif fault == "signature":
+            key = RSAKey.generate_key(2048, auto_kid=False)
+        return jwt.encode({"alg": "RS256", "kid": self.signing_key().kid}, claims, key)
+
+    def userinfo(self, token: Token) -> dict[str, Any]:
+        """One user endpoint that answers in every provider's field names."""
+        user = self.users[token.login]
+        email = f"{user.login}@example.test"
+        return {
+            "sub": str(user.id),
+            "preferred_username": user.login,
+            "email": email,
+            "name": user.name or user.login,
+            "login": user.login,
+            "username": user.login,
+            "id": user.login,
+            "userId": str(user.id),
+            "userPrincipalName": email,
+            "mail": email,
+        }
+
+    def revoke(self, form: dict[str, str], authorization: str | None) -> bool:
+        """RFC 7009: revoke the token the app names (access or refresh); True if known."""
+        client_id, secret = _client_credentials(form, authorization)
+        app = self.apps.get(client_id)
+        if app is None or app.client_secret != secret:
+            raise SandboxError("invalid_client", "Client authentication failed.")
+        value = form.get("token", "")
+        with self.lock:
+            token = self.tokens.get(value) or self.tokens.get(self.refresh_index.get(value, ""))
+            if token is None or token.client_id != app.client_id:
+                return False
+            token.revoked = True
+            return True
+
     # -- API ----------------------------------------------------------------------------
 
     def token_for(self, access_token: str) -> Token | None:
@@ -462,6 +565,10 @@ class Sandbox:
             counter.used += 1
             return self.rate_limit, self.rate_limit - counter.used, int(counter.reset)
 
+    def app_from_basic(self, authorization: str | None) -> App | None:
+        """The app named by an HTTP Basic header, if any."""
+        return self.apps.get(_client_credentials({}, authorization)[0])
+
     def app_token(self, client_id: str, authorization: str | None, access_token: str) -> Token:
         """`/applications/{client_id}/token`: the token, if the app's Basic auth is right."""
         given_id, secret = _client_credentials({}, authorization)
@@ -479,9 +586,11 @@ def pkce_s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def redirect_allowed(callback: str, redirect_uri: str) -> bool:
+def redirect_allowed(callback: str, redirect_uri: str, runame: str | None = None) -> bool:
     """GitHub's rule: same scheme and host; same port unless the callback is on loopback;
-    the path is the callback's path or below it."""
+    the path is the callback's path or below it. With an RuName, only that name."""
+    if runame:
+        return redirect_uri == runame
     reg, got = urlsplit(callback), urlsplit(redirect_uri)
     if reg.scheme != got.scheme or (reg.hostname or "") != (got.hostname or ""):
         return False

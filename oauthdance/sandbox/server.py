@@ -25,6 +25,14 @@ from . import rest
 from .model import Sandbox, SandboxError, parse_form
 
 DOCS = "https://docs.github.com/rest"
+# GitHub's token errors, as RFC 6749 §5.2 names them (for apps playing other providers)
+RFC_ERRORS = {
+    "bad_verification_code": "invalid_grant",
+    "bad_refresh_token": "invalid_grant",
+    "redirect_uri_mismatch": "invalid_grant",
+    "unverified_user_email": "invalid_grant",
+    "incorrect_client_credentials": "invalid_client",
+}
 
 
 class PageCache:
@@ -58,6 +66,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.model = model
         self.verbose = verbose
         self.pages = PageCache()
+        model.issuer = model.issuer or self.url
 
     @property
     def url(self) -> str:
@@ -164,13 +173,69 @@ class Handler(BaseHTTPRequestHandler):
 
     def access_token(self) -> None:
         form = {**self.query, **parse_form(self.body)}
-        answer = self.server.model.token(form, self.headers.get("Authorization"))
-        if "application/json" in (self.headers.get("Accept") or ""):
+        model = self.server.model
+        answer = model.token(form, self.headers.get("Authorization"))
+        app = model.apps.get(form.get("client_id", "")) or model.app_from_basic(
+            self.headers.get("Authorization")
+        )
+        if app is not None and app.json_answers:  # RFC 6749 §5.2: errors are 400/401
+            error = RFC_ERRORS.get(answer.get("error", ""), answer.get("error"))
+            if error:
+                answer = {**answer, "error": error}
+            status = 401 if error == "invalid_client" else 400 if error else 200
+            self._json(status, answer, {"Cache-Control": "no-store"})
+        elif "application/json" in (self.headers.get("Accept") or ""):
             self._json(200, answer)
-        else:  # GitHub's default answer is form-encoded
+        else:  # GitHub's default answer is form-encoded, errors included, with HTTP 200
             self._send(
                 200, urlencode(answer).encode(), "application/x-www-form-urlencoded; charset=utf-8"
             )
+
+    def discovery(self) -> None:
+        base = self.server.url
+        self._json(
+            200,
+            {
+                "issuer": self.server.model.issuer,
+                "authorization_endpoint": f"{base}/login/oauth/authorize",
+                "token_endpoint": f"{base}/login/oauth/access_token",
+                "userinfo_endpoint": f"{base}/oauth/userinfo",
+                "jwks_uri": f"{base}/oauth/jwks",
+                "revocation_endpoint": f"{base}/oauth/revoke",
+                "device_authorization_endpoint": f"{base}/login/device/code",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+            },
+        )
+
+    def jwks(self) -> None:
+        self._json(200, self.server.model.jwks())
+
+    def userinfo(self) -> None:
+        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+        token = self.server.model.token_for(value.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
+            self._json(
+                401,
+                {"error": "invalid_token"},
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+            return
+        self._json(200, self.server.model.userinfo(token))
+
+    def revoke(self) -> None:
+        try:
+            self.server.model.revoke(parse_form(self.body), self.headers.get("Authorization"))
+        except SandboxError as exc:
+            self._json(401, {"error": exc.error, "error_description": exc.description})
+            return
+        self._send(200, b"", "text/plain")  # RFC 7009 §2.2: 200 even for unknown tokens
 
     def device_code(self) -> None:
         answer = self.server.model.device_code({**self.query, **parse_form(self.body)})
@@ -348,6 +413,10 @@ ROUTES: list[tuple[str, str, Callable[..., None]]] = [
     ("GET", r"/login/oauth/authorize", Handler.authorize_page),
     ("POST", r"/login/oauth/authorize", Handler.authorize_decision),
     ("POST", r"/login/oauth/access_token", Handler.access_token),
+    ("GET", r"/\.well-known/openid-configuration", Handler.discovery),
+    ("GET", r"/oauth/jwks", Handler.jwks),
+    ("GET", r"/oauth/userinfo", Handler.userinfo),
+    ("POST", r"/oauth/revoke", Handler.revoke),
     ("POST", r"/login/device/code", Handler.device_code),
     ("GET", r"/login/device", Handler.device_page),
     ("POST", r"/login/device", Handler.device_decision),

@@ -20,10 +20,10 @@ def _creds(c: Context, creds: str | None) -> CredentialsFile:
     return CredentialsFile(setting(c, "creds", creds, "creds.json"))
 
 
-def _provider(c: Context, provider: str | None) -> Provider:
-    return get_provider(
-        setting(c, "provider", provider, "github"), setting(c, "providers_file", None)
-    )
+def _provider(c: Context, provider: str | None, creds: str | None) -> Provider:
+    """The provider named by flag or configuration, as the credentials file knows it."""
+    name = setting(c, "provider", provider, "github")
+    return get_provider(name, setting(c, "providers_file", None), _creds(c, creds).record(name))
 
 
 def _user(c: Context, user: str | None) -> str | None:
@@ -49,6 +49,7 @@ def _print_json(data: Any) -> None:
     redirect_uri="the callback URL registered with the app (https, or http on 127.0.0.1)",
     scope="scopes to ask for, space- or comma-separated",
     host="serve the provider from this host[:port] (GitHub Enterprise, the sandbox)",
+    issuer="an OpenID Connect issuer URL: read its discovery document for the endpoints",
     secret_in_env="keep the client secret out of the file: read it from the environment",
 )
 def configure(
@@ -61,14 +62,27 @@ def configure(
     redirect_uri: str | None = None,
     scope: str | None = None,
     host: str | None = None,
+    issuer: str | None = None,
     secret_in_env: bool = False,
     json: bool = False,
 ) -> None:
     """Record the OAuth app's client id, secret, callback URL and scope."""
     store = _creds(c, creds)
+    overrides = None
+    if issuer:
+        from ..oidc import discover
+
+        overrides = discover(issuer)
+    name = setting(c, "provider", provider, "github")
+    base = get_provider(
+        name,
+        setting(c, "providers_file", None),
+        {"provider": overrides} if overrides else store.record(name),
+    )
     app = flow.configure(
         store,
-        _provider(c, provider),
+        base,
+        overrides=overrides,
         client_id=client_id,
         client_secret=client_secret,
         redirect_uri=redirect_uri,
@@ -116,7 +130,7 @@ def url(
     json: bool = False,
 ) -> None:
     """Line 1: make the authorize URL (new state and PKCE verifier) and save it as pending."""
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     owner = _user(c, user)
     started = flow.start_authorization(
         _creds(c, creds),
@@ -156,7 +170,7 @@ def code(
     url: str | None = None,
 ) -> None:
     """Line 6: store the code that came back (from --url or --code) on its authorization."""
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     matched = flow.store_code(_creds(c, creds), prov, code=code, state=state, url=url)
     print(f"stored the code for authorization {matched[:8]}...")
     print(f"next: invoke auth.exchange -p {prov.name}")
@@ -172,7 +186,7 @@ def exchange(
     json: bool = False,
 ) -> None:
     """Lines 7-8: exchange the code for an access token and store it."""
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     done = flow.exchange_code(_creds(c, creds), prov, state=state, user=user)
     summary = {
         "provider": prov.name,
@@ -198,7 +212,7 @@ def verify(
     json: bool = False,
 ) -> None:
     """Use the token: ask the provider whose it is and which scopes it has."""
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     results = flow.verify_token(_creds(c, creds), prov, user=_user(c, user))
     rows = [_verified_summary(prov, result) for result in results]
     if json:
@@ -279,7 +293,7 @@ def token(
     """Print only the raw access token (refreshed if due), for TOKEN=$(invoke auth.token)."""
     from ..lifecycle import find_token
 
-    print(find_token(_creds(c, creds), _provider(c, provider), _user(c, user)).access_token)
+    print(find_token(_creds(c, creds), _provider(c, provider, creds), _user(c, user)).access_token)
 
 
 def _verified_summary(prov: Provider, result: flow.Verified) -> dict[str, Any]:
@@ -332,7 +346,7 @@ def login(
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
     from ..login import login as run_login
 
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     result = run_login(
         _creds(c, creds),
         prov,
@@ -363,7 +377,7 @@ def device(
     from ..device import device_login
     from ..login import has_display, open_browser
 
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     opener = open_browser if not no_browser and has_display() else None
     result = device_login(_creds(c, creds), prov, scope=scope, opener=opener)
     _print_logged_in(prov, result, json)
@@ -380,7 +394,7 @@ def refresh(
     """Refresh the owner's expiring token now (the refresh token rotates)."""
     from ..lifecycle import refresh as refresh_now
 
-    store, prov = _creds(c, creds), _provider(c, provider)
+    store, prov = _creds(c, creds), _provider(c, provider, creds)
     owner = pick_owner(store.record(prov.name), _user(c, user), prov.name)
     fresh = refresh_now(store, prov, owner, force=True)
     summary = {
@@ -409,7 +423,7 @@ def check(
     """Ask the provider whether the stored token still works (exit 1 if not)."""
     from ..lifecycle import check as check_token
 
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     result = check_token(_creds(c, creds), prov, _user(c, user))
     if json:
         _print_json({"provider": prov.name, **result})
@@ -434,7 +448,7 @@ def revoke(
     """Revoke the token at the provider and remove it here."""
     from ..lifecycle import revoke as revoke_token
 
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     result = revoke_token(_creds(c, creds), prov, _user(c, user))
     extra = " (the provider already considered it invalid)" if result["already_invalid"] else ""
     print(f"revoked and removed the {prov.name} token of {result['owner']}{extra}")
@@ -450,7 +464,7 @@ def logout(
     """Remove the token here only; it keeps working at the provider until revoked."""
     from ..lifecycle import forget
 
-    store, prov = _creds(c, creds), _provider(c, provider)
+    store, prov = _creds(c, creds), _provider(c, provider, creds)
     owner = pick_owner(store.record(prov.name), _user(c, user), prov.name)
     forget(store, prov, owner)
     print(f"removed the {prov.name} token of {owner} from {store.path}")
@@ -470,7 +484,7 @@ def use(
     """Make an owner the provider's default (scripts can pass --user instead)."""
     from ..lifecycle import use as make_default
 
-    prov = _provider(c, provider)
+    prov = _provider(c, provider, creds)
     if not user:
         raise Exit("error: pass --user NAME (see `invoke auth.status`)", code=2)
     make_default(_creds(c, creds), prov, user)
