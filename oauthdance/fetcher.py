@@ -12,17 +12,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .cache import ETagCache
 from .errors import NotLoggedIn, OAuthDanceError, ProviderError
-from .jsonio import loads
 from .oauth import split_scopes
 from .progress import Progress
+
+if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
+    from concurrent.futures import Future
+
+    from .cache import ETagCache
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
@@ -111,6 +113,8 @@ class Fetcher:
             if response.status_code == 200:
                 with self._lock:
                     self._secondary_hits = 0
+                from .jsonio import loads
+
                 body = loads(response.content)
                 links = {rel: link["url"] for rel, link in response.links.items()}
                 if self.cache and response.headers.get("ETag"):
@@ -234,6 +238,8 @@ class Fetcher:
             yield page
 
     def _in_order(self, urls: Iterator[str], workers: int) -> Iterator[Page]:
+        from concurrent.futures import ThreadPoolExecutor
+
         window: deque[Future[Page]] = deque()
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oauthdance-fetch")
         try:

@@ -182,17 +182,22 @@ def _app_token_request(app: App, template: str, method: str, access_token: str) 
     return send(method, url, headers=headers, json={"access_token": access_token})
 
 
-def check(creds: CredentialsFile, provider: Provider, user: str | None = None) -> dict[str, Any]:
-    """Is the stored token still valid at the provider? (GitHub's check costs no rate limit.)"""
+def _stored(creds: CredentialsFile, provider: Provider, user: str | None) -> tuple[str, App, str]:
+    """(owner, app, access token) of the stored token a check or revocation is about."""
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
     app = resolve_app(provider, record).require_client_id()
+    return owner, app, record["tokens"][owner]["access_token"]
+
+
+def check(creds: CredentialsFile, provider: Provider, user: str | None = None) -> dict[str, Any]:
+    """Is the stored token still valid at the provider? (GitHub's check costs no rate limit.)"""
+    owner, app, access = _stored(creds, provider, user)
     if not app.provider.token_check_url:
         raise ConfigError(
             f"{provider.name} offers no token check endpoint",
             f"use `invoke auth.verify -p {provider.name}` instead",
         )
-    access = record["tokens"][owner]["access_token"]
     response = _app_token_request(app, app.provider.token_check_url, "POST", access)
     if response.status_code in (404, 422):
         return {"owner": owner, "valid": False}
@@ -213,15 +218,12 @@ def check(creds: CredentialsFile, provider: Provider, user: str | None = None) -
 
 def revoke(creds: CredentialsFile, provider: Provider, user: str | None = None) -> dict[str, Any]:
     """Revoke the token at the provider, then forget it here."""
-    record = creds.record(provider.name)
-    owner = pick_owner(record, user, provider.name)
-    app = resolve_app(provider, record).require_client_id()
+    owner, app, access = _stored(creds, provider, user)
     if not app.provider.revocation_url:
         raise ConfigError(
             f"{provider.name} has no revocation endpoint",
             "revoke the token in the provider's settings, then `invoke auth.logout`",
         )
-    access = record["tokens"][owner]["access_token"]
     method = "POST" if app.provider.revocation_style == "rfc7009" else "DELETE"
     response = _app_token_request(app, app.provider.revocation_url, method, access)
     if response.status_code >= 400 and response.status_code != 404:

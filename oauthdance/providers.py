@@ -148,13 +148,13 @@ def get_provider(
 
 
 def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
-    import yaml
+    from . import yamlio
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"providers file {path} does not exist", "check the path") from None
-    except yaml.YAMLError as exc:
+    except yamlio.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"providers file {path} is not valid YAML{where}", "fix it") from exc

@@ -80,11 +80,11 @@ class CredentialsFile:
         if not text.strip():
             return {}
         if self.is_yaml:
-            import yaml
+            from . import yamlio
 
             try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
+                data = yamlio.load(text)
+            except yamlio.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
                 problem = getattr(exc, "problem", None) or str(exc)
@@ -110,9 +110,9 @@ class CredentialsFile:
 
     def _write(self, data: dict[str, Any]) -> None:
         if self.is_yaml:
-            import yaml
+            from . import yamlio
 
-            text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+            text = yamlio.dump(data)
         else:
             text = json.dumps(data, indent=2) + "\n"
         fd, tmp = tempfile.mkstemp(

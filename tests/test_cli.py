@@ -143,4 +143,5 @@ def test_auth_url_does_not_import_http_or_oauth_libraries(tmp_path: Path) -> Non
 
 def test_tasks_file_is_thin() -> None:
     text = (ROOT / "tasks.py").read_text()
-    assert len(text.splitlines()) < 10 and "namespace()" in text
+    code = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(code) < 12 and "namespace()" in text

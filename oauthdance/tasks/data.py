@@ -30,6 +30,25 @@ OUTPUT_HELP = {
 }
 
 
+FETCH_OPTIONS = (
+    "provider",
+    "user",
+    "creds",
+    "out",
+    "format",
+    "max_pages",
+    "workers",
+    "wait",
+    "cache",
+    "quiet",
+)
+
+
+def fetch_options(flags: dict[str, Any]) -> dict[str, Any]:
+    """The flags every data task shares, picked from its `locals()` to pass on as they are."""
+    return {name: flags[name] for name in FETCH_OPTIONS}
+
+
 def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> None:
     """The one way every data task fetches: stream pages into the writer, then report.
 
@@ -105,16 +124,7 @@ def fetch(
         c,
         path,
         parse_params(param or []),
-        provider=provider,
-        user=user,
-        creds=creds,
-        out=out,
-        format=format,
-        max_pages=max_pages,
-        workers=workers,
-        wait=wait,
-        cache=cache,
-        quiet=quiet,
+        **fetch_options(locals()),
     )
 
 
@@ -166,16 +176,7 @@ def repos(
         c,
         f"/orgs/{org}/repos" if org else "/user/repos",
         {},
-        provider=provider,
-        user=user,
-        creds=creds,
-        out=out,
-        format=format,
-        max_pages=max_pages,
-        workers=workers,
-        wait=wait,
-        cache=cache,
-        quiet=quiet,
+        **fetch_options(locals()),
     )
 
 
@@ -204,14 +205,5 @@ def issues(
         c,
         f"/repos/{repo}/issues",
         {"state": state},
-        provider=provider,
-        user=user,
-        creds=creds,
-        out=out,
-        format=format,
-        max_pages=max_pages,
-        workers=workers,
-        wait=wait,
-        cache=cache,
-        quiet=quiet,
+        **fetch_options(locals()),
     )
