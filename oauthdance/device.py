@@ -87,7 +87,10 @@ def poll_for_token(
         sleep(interval)
         try:
             return flow.request_token(
-                app, DEVICE_GRANT, {"device_code": code.device_code}, authenticate=False
+                app,
+                DEVICE_GRANT,
+                {"device_code": code.device_code},
+                authenticate=app.provider.device_client_auth,
             )
         except ProviderError as exc:
             if exc.error == "authorization_pending" and clock() < deadline:

@@ -41,6 +41,7 @@ class Provider:
     title: str = ""
     host: str = ""
     device_url: str = ""
+    device_client_auth: bool = False  # Google wants the secret when polling; GitHub does not
     user_url: str = ""  # the user endpoint as a full URL; else api_base + user_path
     user_path: str = "/user"
     login_field: tuple[str, ...] = ("login",)  # the first present names the owner

@@ -88,3 +88,27 @@ def test_device_flow_disabled_is_explained(app: App, creds: Path) -> None:
     assert done.returncode != 0 and "device_flow_disabled" in done.stderr
     assert "Device Flow" in done.stderr and "Traceback" not in done.stderr
     assert creds.read_bytes() == before
+
+
+@pytest.mark.parametrize("name,sent", [("sandbox", "none"), ("google", "post")])
+def test_device_polling_authenticates_only_where_the_provider_wants_it(
+    sandbox: RunningSandbox, tmp_path: Path, name: str, sent: str
+) -> None:
+    from test_provider_presets import MODES, sandbox_overrides
+
+    provider = get_provider(name)
+    app = sandbox.model.register_app("http://127.0.0.1/callback", **MODES[name])
+    creds = CredentialsFile(tmp_path / "creds.json")
+    flow.configure(
+        creds,
+        provider,
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        overrides=sandbox_overrides(provider, sandbox),
+        host=sandbox.host,
+    )
+    current = flow.current_app(creds, provider)
+    code = request_device_code(current, current.scope)
+    sandbox.model.device_decide(code.user_code, "octocat", approve=True)
+    answer = poll_for_token(current, code, sandbox.model.advance)
+    assert answer["access_token"] and sandbox.model.last_client_auth == sent

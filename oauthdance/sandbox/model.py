@@ -298,10 +298,10 @@ class Sandbox:
         client_id, secret = _client_credentials(form, authorization)
         app = self.apps.get(client_id)
         grant_type = form.get("grant_type", "authorization_code")
-        if grant_type == DEVICE_GRANT and app is not None:
-            return self._device_token(app, form.get("device_code", ""))
         basic = (authorization or "").lower().startswith("basic ")
         self.last_client_auth = "basic" if basic else "post" if "client_secret" in form else "none"
+        if grant_type == DEVICE_GRANT and app is not None:
+            return self._device_token(app, form.get("device_code", ""))
         if app is None or app.client_secret != secret or (app.client_auth == "basic" and not basic):
             raise SandboxError(
                 "incorrect_client_credentials",
