@@ -145,3 +145,31 @@ def test_tasks_file_is_thin() -> None:
     text = (ROOT / "tasks.py").read_text()
     code = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert len(code) < 12 and "namespace()" in text
+
+
+def test_sandbox_serve_configures_itself_and_prints_no_secret(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import requests
+    from login_helpers import LoginProcess
+
+    creds = tmp_path / "creds.json"
+    served = LoginProcess("sandbox.serve", "--port", "0", "--creds", str(creds))
+    deadline = time.monotonic() + 20
+    while "client_id" not in (creds.read_text() if creds.exists() else ""):
+        assert time.monotonic() < deadline, "sandbox.serve did not configure the file"
+        time.sleep(0.05)
+    login = LoginProcess("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    from conftest import browser_approve
+
+    location = browser_approve(login.authorize_url())  # the served consent page
+    assert requests.get(location, timeout=10).status_code == 200
+    code, stdout, stderr = login.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+    served.proc.send_signal(signal.SIGINT)
+    _, served_out, _ = served.finish()
+    record = CredentialsFile(creds).record("sandbox")
+    assert record["host"].startswith("127.0.0.1:") and "octocat" in record["tokens"]
+    assert record["client_secret"] not in served_out and "****" in served_out

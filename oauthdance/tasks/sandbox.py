@@ -4,29 +4,36 @@ from __future__ import annotations
 
 from invoke import Context
 
-from .common import cli_task
+from .common import cli_task, setting
 
 
 @cli_task(
-    **{
-        "port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
-        "auto_approve": "approve every authorization at once as the default user (headless runs)",
-        "client_id": "client ID of the pre-registered app (default: random)",
-        "client_secret": "client secret of the pre-registered app (default: random)",
-        "verbose": "log every request",
-    }
+    port="port on 127.0.0.1 (default 8765; 0 picks a free one)",
+    auto_approve="approve every authorization at once as the default user (headless runs)",
+    client_id="client ID of the pre-registered app (default: random)",
+    client_secret="client secret of the pre-registered app (default: random)",
+    configure="record the app as provider 'sandbox' in the credentials file (default on; "
+    "--no-configure prints only masked values)",
+    verbose="log every request",
 )
 def serve(
     c: Context,
+    creds: str | None = None,
     port: int = 8765,
     auto_approve: bool = False,
     client_id: str | None = None,
     client_secret: str | None = None,
+    configure: bool = True,
     verbose: bool = False,
 ) -> None:
-    """Serve the sandbox provider on 127.0.0.1 until Ctrl-C."""
+    """Serve the sandbox provider on 127.0.0.1 until Ctrl-C (and configure it for you)."""
+    from .. import flow
+    from ..errors import ConfigError
+    from ..providers import get_provider
     from ..sandbox import Sandbox
     from ..sandbox.server import SandboxServer
+    from ..store import CredentialsFile
+    from ..tokens import mask
 
     model = Sandbox(auto_approve=auto_approve)
     app = model.register_app(
@@ -35,21 +42,30 @@ def serve(
     try:
         server = SandboxServer(model, port, verbose)
     except OSError as exc:
-        from ..errors import ConfigError
-
         raise ConfigError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
             "pick another --port (0 picks a free one)",
         ) from exc
     host = server.url.split("//", 1)[1]
     print(f"sandbox listening on {server.url} (Ctrl-C to stop)")
-    print("registered app: callback http://127.0.0.1/callback (any port)")
-    print("configure it with:")
     print(
-        f"  invoke auth.configure -p sandbox --host {host} --client-id {app.client_id} "
-        f"--client-secret {app.client_secret}",
-        flush=True,
+        f"registered app {app.client_id} (secret {mask(app.client_secret)}), callback "
+        "http://127.0.0.1/callback on any port"
     )
+    if configure:
+        store = CredentialsFile(setting(c, "creds", creds, "creds.json"))
+        flow.configure(
+            store,
+            get_provider("sandbox"),
+            client_id=app.client_id,
+            client_secret=app.client_secret,
+            host=host,
+        )
+        print(
+            f"configured provider 'sandbox' in {store.path}: try `invoke auth.login -p "
+            "sandbox` in another terminal",
+            flush=True,
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
