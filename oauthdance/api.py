@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .app import resolve_app
 from .lifecycle import FoundToken, find_token, needs_refresh, refresh
@@ -78,6 +79,12 @@ def session(
     return make_session(store, provider_named(store, provider), user)
 
 
+def _origin(url: str) -> tuple[str, str]:
+    """(scheme, host:port): where a token may be sent."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
 def read_environment_once(session: requests.Session) -> None:
     """Settle per-session what requests would look up in the environment on every request.
 
@@ -115,7 +122,8 @@ def make_session(
             super().__init__()
             self.creds, self.user = creds, user
             self.provider = resolve_app(provider, creds.record(provider.name)).provider
-            self.headers.update({"User-Agent": USER_AGENT, **provider.api_headers})
+            self.headers.update({"User-Agent": USER_AGENT, **self.provider.api_headers})
+            self._origin = _origin(self.provider.api_root)
             retry = Retry(
                 total=RETRY_TOTAL,
                 backoff_factor=0.3,
@@ -139,14 +147,16 @@ def make_session(
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             if url.startswith("/"):
                 url = self.provider.api_root + url
+            headers = dict(kwargs.pop("headers", None) or {})
+            if _origin(url) != self._origin:  # the token goes to its own API only
+                return super().request(method, url, *args, headers=headers, **kwargs)
             found = self.current_token()
-            headers = {
-                **(kwargs.pop("headers", None) or {}),
-                "Authorization": f"Bearer {found.access_token}",
-            }
+            headers["Authorization"] = f"Bearer {found.access_token}"
             response = super().request(method, url, *args, headers=headers, **kwargs)
             if response.status_code == 401 and found.owner and found.record.get("refresh_token"):
-                fresh = refresh(self.creds, self.provider, found.owner, force=True)
+                fresh = refresh(
+                    self.creds, self.provider, found.owner, stale_token=found.access_token
+                )
                 self._found = FoundToken(fresh["access_token"], found.owner, "file", fresh)
                 headers["Authorization"] = f"Bearer {fresh['access_token']}"
                 response = super().request(method, url, *args, headers=headers, **kwargs)

@@ -85,9 +85,15 @@ def refresh(
     owner: str,
     *,
     force: bool = False,
+    stale_token: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Refresh `owner`'s token (if still needed once the lock is held); return the fresh one."""
+    """Refresh `owner`'s token (if still needed once the lock is held); return the fresh one.
+
+    `force` refreshes even a token that is not due; `stale_token` (one the provider just
+    refused) refreshes unless another process already replaced it, so eight workers that
+    all see a 401 spend one refresh, not eight.
+    """
     failure: ProviderError | None = None
     with creds.update() as data:
         record = data.get(provider.name) or {}
@@ -96,7 +102,10 @@ def refresh(
             raise NotLoggedIn(
                 f"no {provider.name} token is stored for {owner!r}", login_command(provider, owner)
             )
-        if not force and not needs_refresh(token, now):
+        if stale_token is not None:
+            if token.get("access_token") != stale_token:
+                return token  # already replaced by another worker or process
+        elif not force and not needs_refresh(token, now):
             return token  # another process refreshed it while we waited for the lock
         _raise_if_dead(token, provider, owner)
         if not token.get("refresh_token"):

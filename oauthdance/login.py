@@ -72,7 +72,9 @@ def login(
         paste = True
         why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
         print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
-    server = None if paste else CallbackServer(app.redirect_uri, port, provider.any_loopback_port)
+    server = (
+        None if paste else CallbackServer(app.redirect_uri, port, app.provider.any_loopback_port)
+    )
     try:
         started = flow.start_authorization(
             creds,

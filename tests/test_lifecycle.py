@@ -265,3 +265,34 @@ def test_github_app_mode_issues_expiring_tokens_and_verify_refreshes(
     assert done.returncode == 0, done.stderr
     fresh = CredentialsFile(path).record("sandbox")["tokens"]["octocat"]
     assert fresh["access_token"] != old["access_token"] and works(sandbox, fresh["access_token"])
+
+
+def test_session_sends_the_token_to_its_own_api_only(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    path = tmp_path / "creds.json"
+    logged_in(sandbox, app, path, scope="repo")
+    session = oauthdance.session("sandbox", creds=path)
+    seen: list[str | None] = []
+    with RunningSandbox() as other:  # another host: same code, other port
+        session.hooks["response"].append(
+            lambda r, *a, **k: seen.append(r.request.headers.get("Authorization"))
+        )
+        assert session.get(f"{other.url}/api/v3/user").status_code == 401
+        assert session.get("/user").status_code == 200
+    assert seen[0] is None and seen[1].startswith("Bearer gho_")
+
+
+def test_many_workers_seeing_401_spend_one_refresh(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "creds.json"
+    logged_in(sandbox, app, path)
+    session = oauthdance.session("sandbox", creds=path)
+    assert session.get("/user").status_code == 200
+    sandbox.model.advance(28800)  # every worker's next request meets an expired token
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: session.get("/user").status_code, range(8)))
+    assert codes == [200] * 8 and sandbox.model.refresh_requests == 1

@@ -140,3 +140,16 @@ def test_ctrl_c_closes_the_socket_and_removes_the_pending_entry(creds: Path) -> 
     assert "pending" not in creds_record(creds)
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # nobody listens any more
+
+
+def test_login_as_another_account_than_asked_warns(creds: Path) -> None:
+    running = login(creds, "--user", "hubot")
+    url = running.authorize_url()
+    assert "login=hubot" in url  # GitHub's hint of which account to sign in with
+    location = browser_approve(url, login="octocat")
+    assert requests.get(location, timeout=10).status_code == 200
+    code, stdout, stderr = running.finish()
+    assert "logged in to sandbox as octocat" in stdout
+    assert code == 0, stderr
+    assert "asked for hubot, but the account that approved is octocat" in stderr
+    assert "octocat" in creds_record(creds)["tokens"]

@@ -346,17 +346,22 @@ def login(
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
     from ..login import login as run_login
 
-    prov = _provider(c, provider, creds)
+    prov, owner = _provider(c, provider, creds), _user(c, user)
     result = run_login(
         _creds(c, creds),
         prov,
-        user=_user(c, user),
+        user=owner,
         scope=scope,
         port=_port(port),
         timeout=float(timeout),
         browser=not no_browser,
         paste=paste,
     )
+    if owner and result.owner != owner:
+        warn(
+            f"asked for {owner}, but the account that approved is {result.owner}: the token "
+            f"is stored under {result.owner}"
+        )
     _print_logged_in(prov, result, json)
 
 
