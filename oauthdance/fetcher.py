@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import NotLoggedIn, OAuthDanceError, ProviderError
+from .errors import NetworkError, NotLoggedIn, OAuthDanceError, ProviderError
 from .oauth import split_scopes
 from .progress import Progress
 
@@ -102,7 +102,7 @@ class Fetcher:
             self._wait_for_gate()
             cached = self.cache.get(url) if self.cache else None
             headers = {"If-None-Match": cached.etag} if cached else {}
-            response = self.session.get(url, headers=headers)
+            response = self._get(url, headers)
             with self._lock:
                 self.requests += 1
             remaining = response.headers.get("X-RateLimit-Remaining")
@@ -125,6 +125,18 @@ class Fetcher:
                     )
                 return Page(url, items_of(body), links, False, remaining)
             self._handle_refusal(url, response)
+
+    def _get(self, url: str, headers: dict[str, str]) -> Any:
+        """One GET (urllib3 has already retried connection errors and 5xx by now)."""
+        import requests
+
+        try:
+            return self.session.get(url, headers=headers)
+        except requests.RequestException as exc:
+            raise NetworkError(
+                f"could not fetch {url}: {type(exc).__name__}",
+                "check the network and the provider's host; what was fetched so far is saved",
+            ) from exc
 
     def _handle_refusal(self, url: str, response: Any) -> None:
         """Wait (and return, to retry) for rate limits; raise for everything else."""

@@ -271,3 +271,18 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     silent = open_fetch(creds, "sandbox", progress=Progress(stream=quiet), cache=False)
     list(silent.fetcher.items(silent.url("/user")))
     assert quiet.getvalue() == ""  # not a terminal: nothing
+
+
+def test_unreachable_api_is_a_clear_error(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    path = tmp_path / "creds.json"
+    logged_in(sandbox, app, path, scope="repo")
+    data = json.loads(path.read_text())
+    data["sandbox"]["host"] = "127.0.0.1:9"  # nothing listens there
+    path.write_text(json.dumps(data))
+    out = tmp_path / "out.json"
+    done = fetch(path, "--path", "/user", "--out", str(out))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "could not fetch http://127.0.0.1:9/api/v3/user" in done.stderr
+    assert not out.exists()
