@@ -94,19 +94,9 @@ def test_device_flow_disabled_is_explained(app: App, creds: Path) -> None:
 def test_device_polling_authenticates_only_where_the_provider_wants_it(
     sandbox: RunningSandbox, tmp_path: Path, name: str, sent: str
 ) -> None:
-    from test_provider_presets import MODES, sandbox_overrides
+    from test_provider_presets import configured
 
-    provider = get_provider(name)
-    app = sandbox.model.register_app("http://127.0.0.1/callback", **MODES[name])
-    creds = CredentialsFile(tmp_path / "creds.json")
-    flow.configure(
-        creds,
-        provider,
-        client_id=app.client_id,
-        client_secret=app.client_secret,
-        overrides=sandbox_overrides(provider, sandbox),
-        host=sandbox.host,
-    )
+    provider, creds = configured(sandbox, name, tmp_path / "creds.json")
     current = flow.current_app(creds, provider)
     code = request_device_code(current, current.scope)
     sandbox.model.device_decide(code.user_code, "octocat", approve=True)

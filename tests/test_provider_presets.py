@@ -130,10 +130,12 @@ def sandbox_overrides(provider: Provider, sandbox: RunningSandbox) -> dict[str, 
     return overrides
 
 
-def dance(sandbox: RunningSandbox, name: str, path: Path, **mode: Any) -> tuple[Provider, Any]:
-    """Configure `name` against the sandbox in its mode and run the whole dance."""
+def configured(
+    sandbox: RunningSandbox, name: str, path: Path, **mode: Any
+) -> tuple[Provider, CredentialsFile]:
+    """`name` configured in `path`, every endpoint moved onto the sandbox playing it."""
     provider = get_provider(name)
-    app = sandbox.model.register_app(LOOPBACK.replace(":8765", ""), **{**MODES[name], **mode})
+    app = sandbox.model.register_app("http://127.0.0.1/callback", **{**MODES[name], **mode})
     creds = CredentialsFile(path)
     flow.configure(
         creds,
@@ -144,6 +146,12 @@ def dance(sandbox: RunningSandbox, name: str, path: Path, **mode: Any) -> tuple[
         overrides=sandbox_overrides(provider, sandbox),
         host=sandbox.host,
     )
+    return provider, creds
+
+
+def dance(sandbox: RunningSandbox, name: str, path: Path, **mode: Any) -> tuple[Provider, Any]:
+    """Configure `name` against the sandbox in its mode and run the whole dance."""
+    provider, creds = configured(sandbox, name, path, **mode)
     started = flow.start_authorization(creds, provider)
     flow.store_code(creds, provider, url=browser_approve(started.url))
     flow.exchange_code(creds, provider)
@@ -175,17 +183,7 @@ def test_rfc7009_revocation(sandbox: RunningSandbox, tmp_path: Path) -> None:
 
 
 def test_ebay_code_lifetime_is_explained(sandbox: RunningSandbox, tmp_path: Path) -> None:
-    provider = get_provider("ebay")
-    app = sandbox.model.register_app("http://127.0.0.1/callback", **MODES["ebay"])
-    creds = CredentialsFile(tmp_path / "creds.json")
-    flow.configure(
-        creds,
-        provider,
-        client_id=app.client_id,
-        client_secret=app.client_secret,
-        redirect_uri=RUNAME,
-        overrides=sandbox_overrides(provider, sandbox),
-    )
+    provider, creds = configured(sandbox, "ebay", tmp_path / "creds.json")
     started = flow.start_authorization(creds, provider)
     flow.store_code(creds, provider, url=browser_approve(started.url))
     sandbox.model.advance(301)

@@ -541,19 +541,19 @@ class Sandbox:
 
     def take_injected_failure(self) -> bool:
         """True if this API request should fail with a transient 502."""
-        with self.lock:
-            if self.fail_next_api > 0:
-                self.fail_next_api -= 1
-                return True
-            return False
+        return self._take("fail_next_api")
 
     def take_secondary_limit(self) -> bool:
         """True if this API request should hit a secondary rate limit."""
+        return self._take("secondary_limit_next")
+
+    def _take(self, counter: str) -> bool:
+        """Spend one from a counter of injected faults, if any are left."""
         with self.lock:
-            if self.secondary_limit_next > 0:
-                self.secondary_limit_next -= 1
-                return True
-            return False
+            left = getattr(self, counter)
+            if left > 0:
+                setattr(self, counter, left - 1)
+            return left > 0
 
     def spend_rate(self, access_token: str) -> tuple[int, int, int]:
         """Count one request: (limit, remaining after it — negative when over, reset epoch)."""
