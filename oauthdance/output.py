@@ -58,9 +58,6 @@ class ItemWriter:
                 self._stream.write(b"[")
         return self._stream
 
-    def write(self, item: Any) -> None:
-        self.write_many([item])
-
     def write_many(self, items: list[Any]) -> None:
         """Write a page of items in one call (cheaper than one write per item)."""
         if not items:
