@@ -102,3 +102,27 @@ def test_device_polling_authenticates_only_where_the_provider_wants_it(
     sandbox.model.device_decide(code.user_code, "octocat", approve=True)
     answer = poll_for_token(current, code, sandbox.model.advance)
     assert answer["access_token"] and sandbox.model.last_client_auth == sent
+
+
+def test_googles_verification_url_field_is_understood(
+    creds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Google names the field `verification_url` (RFC 8628 says `verification_uri`)."""
+    import oauthdance.device as device
+
+    class Answer:
+        status_code = 200
+
+        def json(self) -> dict:
+            return {
+                "device_code": "d",
+                "user_code": "ABCD-EFGH",
+                "expires_in": 1800,
+                "interval": 5,
+                "verification_url": "https://www.google.com/device",
+            }
+
+    monkeypatch.setattr(device, "send", lambda *a, **k: Answer())
+    code = request_device_code(current(creds), "openid")
+    assert code.verification_uri == "https://www.google.com/device"
+    assert code.expires_in == 1800
