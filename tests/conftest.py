@@ -58,6 +58,25 @@ def run_invoke(
     )
 
 
+def run_script(
+    name: str, creds: Path, provider: str = "sandbox"
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the README's example scripts in `scripts/` against `creds`."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / name),
+            "--provider",
+            provider,
+            "--creds",
+            str(creds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def configure_args(
     sandbox: RunningSandbox, app: App, creds: Path, scope: str = "repo"
 ) -> list[str]:

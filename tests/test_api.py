@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import run_script
 from lifecycle_helpers import logged_in
 
 import oauthdance
@@ -83,19 +83,7 @@ def test_credentials_class(sandbox: RunningSandbox, app: App, tmp_path: Path) ->
 def test_notebook_example_script_runs(sandbox: RunningSandbox, app: App, tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
     logged_in(sandbox, app, path, scope="repo")
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "notebook_example.py"),
-            "--provider",
-            "sandbox",
-            "--creds",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_script("notebook_example.py", path)
     assert done.returncode == 0, done.stderr
     assert "octocat has 42 repositories on the first page" in done.stdout
     assert "first: octocat/repo-00001" in done.stdout

@@ -6,11 +6,10 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_invoke
+from conftest import run_invoke, run_script
 from lifecycle_helpers import logged_in
 
 from oauthdance.data import open_fetch
@@ -219,19 +218,7 @@ def test_python_fetch_and_the_example_script(sandbox: RunningSandbox, creds: Pat
     assert names(list(oauthdance.fetch("/user/repos", provider="sandbox", creds=creds))) == (
         EXPECTED
     )
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "fetch_repos.py"),
-            "--provider",
-            "sandbox",
-            "--creds",
-            str(creds),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_script("fetch_repos.py", creds)
     assert done.returncode == 0, done.stderr
     assert "1234 repositories; private: 412" in done.stdout
 
