@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from oauthdance import flow  # noqa: E402
-from oauthdance.http import send  # noqa: E402
-from oauthdance.providers import get_provider  # noqa: E402
+import requests  # noqa: E402
+
+from oauthdance.demo import sandbox_login  # noqa: E402
 from oauthdance.sandbox import RunningSandbox, Sandbox  # noqa: E402
 from oauthdance.store import CredentialsFile  # noqa: E402
 
@@ -59,21 +59,8 @@ print(seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, inner)
 
 
 def log_in(sandbox: RunningSandbox, creds: CredentialsFile) -> str:
-    provider = get_provider("sandbox")
     app = sandbox.model.register_app()
-    flow.configure(
-        creds,
-        provider,
-        client_id=app.client_id,
-        client_secret=app.client_secret,
-        scope="repo",
-        host=sandbox.host,
-    )
-    started = flow.start_authorization(creds, provider)
-    location = send("GET", started.url, allow_redirects=False).headers["Location"]
-    flow.store_code(creds, provider, url=location)
-    flow.exchange_code(creds, provider)
-    return flow.verify_token(creds, provider)[0].token["access_token"]
+    return sandbox_login(creds, sandbox, app, scope="repo").token["access_token"]
 
 
 # Bytecode cached as on a normal machine (see bench/startup.py).
@@ -132,7 +119,9 @@ def main() -> None:
         # server: one that answers in `latency` seconds, with no CPU cost of its own.
         model.latency, model.users["octocat"].repo_count = 0, args.items
         for page in range(1, pages + 1):
-            send("GET", f"{first}&page={page}", headers={"Authorization": f"Bearer {token}"})
+            requests.get(
+                f"{first}&page={page}", headers={"Authorization": f"Bearer {token}"}, timeout=30
+            )
         model.latency = args.latency
         rows = [
             run(

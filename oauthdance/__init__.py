@@ -1,8 +1,8 @@
 """oauthdance: OAuth 2.0 user access tokens for data projects, over one credentials file.
 
 For notebooks and scripts: `oauthdance.token()`, `oauthdance.session()`,
-`oauthdance.fetch()` and `oauthdance.Credentials` (imported on first use, so
-`import oauthdance` stays light).
+`oauthdance.auth()`, `oauthdance.fetch()` and `oauthdance.Credentials` (imported on first
+use, so `import oauthdance` stays light).
 The steps live in `oauthdance.flow`, the file in `oauthdance.store`, providers in
 `oauthdance.providers`, the local provider in `oauthdance.sandbox`.
 """
@@ -12,14 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Credentials", "fetch", "session", "token"]
+__all__ = ["Credentials", "auth", "fetch", "session", "token"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "fetch":
-        from .data import fetch
-
-        return fetch
     if name in __all__:
         from . import api
 

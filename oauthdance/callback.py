@@ -14,12 +14,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from . import pages
-from .errors import ConfigError, OAuthDanceError
-from .oauth import REDIRECT_ERROR_HINTS
-
-
-class LoginTimeout(OAuthDanceError):
-    """No redirect arrived in time."""
+from .errors import REDIRECT_ERROR_HINTS, ConfigError, LoginTimeout, printable
 
 
 class CallbackServer:
@@ -113,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 pages.notice_page(
                     "Login failed",
-                    f"The provider answered {error}: {params.get('error_description', '')}",
+                    f"The provider answered {printable(error, 80)}: "
+                    f"{printable(params.get('error_description', ''))}",
                     REDIRECT_ERROR_HINTS.get(error, "return to the terminal and try again"),
                 ),
             )

@@ -1,21 +1,16 @@
-"""Data fetching for tasks and notebooks: an authenticated `Fetcher` and what it brought.
-
-import oauthdance
-repos = list(oauthdance.fetch("/user/repos"))          # every page, as dicts
-"""
+"""Data fetching for tasks and the Python API: an authenticated `Fetcher`, ready to go."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .api import credentials_file, make_session, provider_named
+from .bearer import BearerAuth, api_session
 from .cache import ETagCache
 from .fetcher import DEFAULT_WORKERS, Fetcher, api_url
+from .lifecycle import login_command
 from .progress import Progress
-from .store import CredentialsFile
+from .target import Target
 
 
 @dataclass
@@ -30,9 +25,7 @@ class Fetch:
 
 
 def open_fetch(
-    creds: str | os.PathLike[str] | CredentialsFile | None = None,
-    provider: str = "github",
-    user: str | None = None,
+    target: Target,
     *,
     workers: int = DEFAULT_WORKERS,
     wait: bool = True,
@@ -40,26 +33,17 @@ def open_fetch(
     progress: Progress | None = None,
 ) -> Fetch:
     """Make sure a valid token exists (refreshing it if due), then set up the fetcher."""
-    store = credentials_file(creds)
-    session = make_session(store, provider_named(store, provider), user, pool_size=workers)
-    found = session.current_token()  # fails here, before any output, if not logged in
-    etags = ETagCache.beside(store.path, provider, found.owner) if cache else None
-    fetcher = Fetcher(session, cache=etags, wait=wait, progress=progress)
-    return Fetch(fetcher, session.provider.api_root)
-
-
-def fetch(
-    path: str,
-    params: dict[str, Any] | None = None,
-    provider: str = "github",
-    user: str | None = None,
-    creds: str | os.PathLike[str] | CredentialsFile | None = None,
-    *,
-    max_pages: int | None = None,
-    workers: int = DEFAULT_WORKERS,
-    wait: bool = True,
-    cache: bool = True,
-) -> Iterator[Any]:
-    """Every item at `path` (all pages, in order), streamed as they arrive."""
-    opened = open_fetch(creds, provider, user, workers=workers, wait=wait, cache=cache)
-    yield from opened.fetcher.items(opened.url(path, params), max_pages, workers)
+    auth = BearerAuth(target.store, target.provider, target.user)
+    found = auth.current_token()  # fails here, before any output, if not logged in
+    session = api_session(auth, pool_size=workers)
+    etags = (
+        ETagCache.beside(target.store.path, target.provider.name, found.owner) if cache else None
+    )
+    fetcher = Fetcher(
+        session,
+        cache=etags,
+        wait=wait,
+        progress=progress,
+        login_hint=login_command(target.provider, found.owner),
+    )
+    return Fetch(fetcher, session.base_url)

@@ -1,4 +1,5 @@
-"""`invoke demo`: a complete dance against the embedded sandbox, each line as it happens."""
+"""`invoke demo`, and the one headless login to the sandbox that the demo, the benchmarks
+and the tests share: every line of the dance, run against the embedded provider."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import flow
-from .http import send
 from .providers import get_provider
-from .sandbox import RunningSandbox, Sandbox
+from .sandbox import App, RunningSandbox, Sandbox
+from .sandbox.browser import approve
 from .store import CredentialsFile
 from .tokens import mask
 
@@ -17,8 +18,57 @@ DEMO_SCOPE = "repo read:org"
 DEMO_REDIRECT = "http://127.0.0.1:8765/callback"
 
 
+def sandbox_login(
+    creds: CredentialsFile,
+    sandbox: RunningSandbox,
+    app: App,
+    *,
+    login: str | None = None,
+    scope: str = DEMO_SCOPE,
+    redirect_uri: str = DEMO_REDIRECT,
+    say: Callable[[str], None] = lambda line: None,
+) -> flow.Verified:
+    """Configure `app` as provider `sandbox` in `creds` and log `login` in, headlessly:
+    configure → url → approve → code → exchange → verify, each line told to `say`."""
+    provider = get_provider("sandbox")
+    flow.configure(
+        creds,
+        provider,
+        client_id=app.client_id,
+        client_secret=app.client_secret,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        host=sandbox.host,
+    )
+    say(
+        f"0. auth.configure: app {app.client_id}, secret {mask(app.client_secret)}, "
+        f"callback {redirect_uri}, scope {scope!r}"
+    )
+    started = flow.start_authorization(creds, provider)
+    say(f"1. auth.url: the user opens {started.url}")
+    location = approve(started.url, login=login)
+    who = login or sandbox.model.default_login
+    say(f"2-5. the user approves as {who!r}; the provider redirects the browser")
+    say(f"6. auth.code: the browser arrives at {location.split('?')[0]}?code=...&state=...")
+    flow.store_code(creds, provider, url=location)
+    exchanged = flow.exchange_code(creds, provider)
+    say(
+        f"7-8. auth.exchange: code + secret + PKCE verifier → token "
+        f"{mask(exchanged.token['access_token'])}"
+    )
+    fresh = exchanged.token["access_token"]
+    verified = next(
+        v for v in flow.verify_token(creds, provider) if v.token["access_token"] == fresh
+    )
+    say(
+        f"9. auth.verify: the token belongs to {verified.owner!r}, scopes "
+        f"{', '.join(verified.scopes)}"
+    )
+    return verified
+
+
 def run_demo(creds_path: str | None = None, say: Callable[[str], None] = print) -> flow.Verified:
-    """Run configure → url → approve → code → exchange → verify; return the verified owner.
+    """Run the whole dance against a sandbox of its own; return the verified owner.
 
     Without `creds_path` the credentials live in a temporary folder removed afterwards.
     """
@@ -26,45 +76,8 @@ def run_demo(creds_path: str | None = None, say: Callable[[str], None] = print) 
     app = model.register_app("http://127.0.0.1/callback", name="oauthdance demo")
     with tempfile.TemporaryDirectory(prefix="oauthdance-demo-") as tmp, RunningSandbox(model) as sb:
         creds = CredentialsFile(creds_path or Path(tmp) / "creds.json")
-        provider = get_provider("sandbox")
         say(f"sandbox: a GitHub-compatible provider is listening on {sb.url}")
         say(f"credentials file: {creds.path}" + ("" if creds_path else " (temporary)"))
-
-        flow.configure(
-            creds,
-            provider,
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            redirect_uri=DEMO_REDIRECT,
-            scope=DEMO_SCOPE,
-            host=sb.host,
-        )
-        say(
-            f"0. auth.configure: app {app.client_id}, secret {mask(app.client_secret)}, "
-            f"callback {DEMO_REDIRECT}, scope {DEMO_SCOPE!r}"
-        )
-
-        started = flow.start_authorization(creds, provider)
-        say(f"1. auth.url: the user opens {started.url}")
-
-        answer = send("GET", started.url, allow_redirects=False)
-        location = answer.headers["Location"]
-        say(
-            f"2-5. the user approves as {model.default_login!r}; the provider redirects the browser"
-        )
-        say(f"6. auth.code: the browser arrives at {location.split('?')[0]}?code=...&state=...")
-        flow.store_code(creds, provider, url=location)
-
-        exchanged = flow.exchange_code(creds, provider)
-        say(
-            f"7-8. auth.exchange: code + secret + PKCE verifier → token "
-            f"{mask(exchanged.token['access_token'])}"
-        )
-
-        verified = flow.verify_token(creds, provider)[0]
-        say(
-            f"9. auth.verify: the token belongs to {verified.owner!r}, scopes "
-            f"{', '.join(verified.scopes)}"
-        )
+        verified = sandbox_login(creds, sb, app, say=say)
         say(f"done: verified login {verified.owner}, token {mask(verified.token['access_token'])}")
         return verified

@@ -9,98 +9,51 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from . import flow
-from .app import App
-from .errors import ConfigError, ProviderError
-from .http import send
-from .oauth import split_scopes
+from .client import Client
+from .errors import DEVICE_ERROR_HINTS, ProviderError, printable
+from .oauth import DeviceCode, split_scopes
 from .providers import Provider
 from .store import CredentialsFile
-from .tokens import token_record, utcnow
+from .tokens import TokenAnswer, new_token_record, utcnow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5  # seconds added on each slow_down (RFC 8628 §3.5)
 
-DEVICE_HINTS = {
-    "expired_token": "the code expired before it was entered: run `invoke auth.device` again",
-    "access_denied": "the user pressed Cancel: run `invoke auth.device` again to retry",
-    "device_flow_disabled": "enable 'Device Flow' in the app's settings, or use "
-    "`invoke auth.login`",
-    "incorrect_device_code": "the device code is not valid: run `invoke auth.device` again",
-    "incorrect_client_credentials": "the client_id is wrong: check `invoke auth.status`",
-    "unsupported_grant_type": "the provider does not offer the device flow for this app",
-}
-
-
-@dataclass(frozen=True)
-class DeviceCode:
-    """What the user must do, and what this process polls with."""
-
-    device_code: str
-    user_code: str
-    verification_uri: str
-    expires_in: int
-    interval: int
-
-
-def request_device_code(app: App, scope: str) -> DeviceCode:
-    if not app.provider.device_url:
-        raise ConfigError(
-            f"{app.provider.name} has no device flow (no device_url)",
-            "use `invoke auth.login` instead",
-        )
-    response = send(
-        "POST",
-        app.provider.url(app.provider.device_url),
-        data={"client_id": app.client_id, "scope": scope},
-        headers={"Accept": "application/json"},
-    )
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {"error": f"http_{response.status_code}"}
-    if "error" in answer or "device_code" not in answer:
-        error = answer.get("error", "unreadable_answer")
-        raise ProviderError(error, answer.get("error_description"), DEVICE_HINTS.get(error))
-    return DeviceCode(
-        answer["device_code"],
-        answer["user_code"],
-        answer.get("verification_uri") or answer["verification_url"],  # Google: "_url"
-        int(answer.get("expires_in", 900)),
-        int(answer.get("interval", 5)),
-    )
-
 
 def poll_for_token(
-    app: App,
+    client: Client,
     code: DeviceCode,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
+) -> TokenAnswer:
     """Poll the token endpoint at the given interval until the user decides."""
+    from . import endpoints
+
     interval = code.interval
     deadline = clock() + code.expires_in
     while True:
         sleep(interval)
         try:
-            return flow.request_token(
-                app,
+            return endpoints.request_token(
+                client,
                 DEVICE_GRANT,
                 {"device_code": code.device_code},
-                authenticate=app.provider.device_client_auth,
+                authenticate=client.provider.device_client_auth,
             )
         except ProviderError as exc:
             if exc.error == "authorization_pending" and clock() < deadline:
                 continue
-            if exc.error == "slow_down":
+            if exc.error == "slow_down" and clock() < deadline:
                 interval += SLOW_DOWN_STEP
                 continue
-            if exc.error == "authorization_pending":
+            if exc.error in ("authorization_pending", "slow_down"):
                 exc = ProviderError("expired_token", "the device code expired")
-            raise ProviderError(exc.error, exc.description, DEVICE_HINTS.get(exc.error)) from exc
+            raise ProviderError(
+                exc.error, exc.description, DEVICE_ERROR_HINTS.get(exc.error), exc.status
+            ) from exc
 
 
 def device_login(
@@ -113,18 +66,20 @@ def device_login(
     sleep: Callable[[float], None] = time.sleep,
 ) -> flow.Verified:
     """Run the device flow end to end and store the verified token."""
-    app = flow.current_app(creds, provider).require_client_id()
-    scope = " ".join(split_scopes(scope)) if scope else app.scope
-    code = request_device_code(app, scope)
+    from . import endpoints
+
+    client = flow.current_client(creds, provider).require_client_id()
+    scope = " ".join(split_scopes(scope)) if scope else client.scope
+    code = endpoints.request_device_code(client, scope)
     print(
-        f"Open {code.verification_uri} and enter the code: {code.user_code}\n"
+        f"Open {printable(code.verification_uri)} and enter the code: "
+        f"{printable(code.user_code, 40)}\n"
         f"(it expires in {code.expires_in // 60} minutes; polling every {code.interval} s)",
         file=stderr,
         flush=True,
     )
     if opener:
         opener(code.verification_uri)
-    answer = poll_for_token(app, code, sleep)
-    key = f"device-{code.device_code[:12]}"
-    flow.save_new_token(creds, provider, key, token_record(answer, scope, utcnow()))
-    return flow.verify_token(creds, provider, only=key)[0]
+    answer = poll_for_token(client, code, sleep)
+    token = new_token_record(answer, scope, utcnow())
+    return flow.store_verified(creds, provider, "", token)

@@ -1,10 +1,31 @@
-"""One exception family: each error says what went wrong and what to do next.
+"""Every error oauthdance raises, the advice each carries, and the exit codes they map to.
 
-Tasks turn any `OAuthDanceError` into a clean non-zero exit; anything else is a bug
-and keeps its traceback.
+Each error says what went wrong and, in `hint`, the next command to run. Tasks turn any
+`OAuthDanceError` into its exit code with no traceback; anything else is a bug and keeps
+its traceback. Text that came from a provider is made printable before it is shown.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Any
+
+# Exit codes, in one table (the README's "Errors" section is tested against it).
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "an error: the message says what went wrong and `next:` what to run",
+    2: "a usage error: a flag is missing or has a wrong value",
+    3: "`--no-wait` stopped at a spent rate limit (what was fetched is saved)",
+    130: "interrupted (Ctrl-C)",
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: Any, limit: int = 300) -> str:
+    """Provider-chosen text made safe for a terminal: no control or bidi characters, bounded."""
+    shown = _CONTROL.sub("?", str(text))
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 class OAuthDanceError(Exception):
@@ -19,6 +40,12 @@ class OAuthDanceError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message}\n  next: {self.hint}" if self.hint else self.message
+
+
+class UsageError(OAuthDanceError):
+    """A flag is missing or has a value that cannot be right."""
+
+    exit_code = 2
 
 
 class ConfigError(OAuthDanceError):
@@ -45,27 +72,82 @@ class AuthorizationDenied(AuthorizationError):
     """The provider redirected back with `error=...` instead of a code."""
 
 
+class IdTokenInvalid(AuthorizationError):
+    """The id_token that came with the token failed validation."""
+
+
+class LoginTimeout(OAuthDanceError):
+    """No redirect arrived in time."""
+
+
 class NotLoggedIn(OAuthDanceError):
     """No usable token is stored for this provider and owner."""
 
 
+class TokenRejected(OAuthDanceError):
+    """The provider says the stored token no longer works (`auth.check`)."""
+
+
 class NetworkError(OAuthDanceError):
-    """The provider could not be reached or answered with something unreadable."""
+    """The provider could not be reached, or answered with something unreadable."""
 
 
 class ProviderError(OAuthDanceError):
-    """The provider answered a token or API request with an error."""
+    """The provider answered with an error; `status` is the HTTP status where there was one."""
 
-    def __init__(self, error: str, description: str | None, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str | None,
+        hint: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        error = printable(error, 80)
+        description = printable(description) if description else None
         text = f"the provider answered {error!r}"
         if description:
             text += f": {description}"
         super().__init__(text, hint)
         self.error = error
         self.description = description
+        self.status = status
+
+    @classmethod
+    def from_response(cls, response: Any, hint: str | None, what: str = "") -> ProviderError:
+        """An HTTP error answer, with its status and the start of its body as the description."""
+        status = int(response.status_code)
+        body = response_text(response)
+        prefix = f"{what}: " if what else ""
+        return cls(f"http_{status}", prefix + body if body else what or None, hint, status)
 
 
-# What to do next, for each error GitHub (and RFC 6749) documents at the token endpoint.
+def response_text(response: Any) -> str:
+    """What a short error answer says: its `message`/`error_description`, else its first line."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("error_description", "message", "error"):
+            if isinstance(data.get(key), str) and data[key]:
+                return printable(data[key], 200)
+    text = (response.text or "").strip()
+    return printable(text.splitlines()[0] if text else "", 200)
+
+
+class RateLimited(OAuthDanceError):
+    """The primary rate limit is spent and waiting was not wanted."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, hint: str, reset_at: float) -> None:
+        super().__init__(message, hint)
+        self.reset_at = reset_at
+
+
+# -- advice for the errors providers send --------------------------------------------------
+
+# At the token endpoint (GitHub's documented errors and RFC 6749 §5.2).
 _RESTART = "run `invoke auth.url` again (or `invoke auth.login`) to get a fresh code"
 TOKEN_ERROR_HINTS: dict[str, str] = {
     "bad_verification_code": "the code is wrong, already used or older than {minutes}: " + _RESTART,
@@ -82,9 +164,32 @@ TOKEN_ERROR_HINTS: dict[str, str] = {
     "unsupported_grant_type": "the provider does not accept this grant type for this app",
 }
 
+# On the redirect back from the authorize page.
+REDIRECT_ERROR_HINTS: dict[str, str] = {
+    "access_denied": "the user pressed Deny (or cancelled): run `invoke auth.url` again and "
+    "approve the app",
+    "redirect_uri_mismatch": "the redirect_uri is not the app's callback URL: fix it with "
+    "`invoke auth.configure --redirect-uri ...`, then run `invoke auth.url` again",
+    "application_suspended": "the app is suspended: its owner must unsuspend it in the "
+    "provider's settings",
+}
 
-def token_error(error: str, description: str | None, code_lifetime: int = 600) -> ProviderError:
-    """Build the error for a token-endpoint answer, with the matching advice.
+# In the device flow (RFC 8628 §3.5 and GitHub's additions).
+DEVICE_ERROR_HINTS: dict[str, str] = {
+    "expired_token": "the code expired before it was entered: run `invoke auth.device` again",
+    "access_denied": "the user pressed Cancel: run `invoke auth.device` again to retry",
+    "device_flow_disabled": "enable 'Device Flow' in the app's settings, or use "
+    "`invoke auth.login`",
+    "incorrect_device_code": "the device code is not valid: run `invoke auth.device` again",
+    "incorrect_client_credentials": "the client_id is wrong: check `invoke auth.status`",
+    "unsupported_grant_type": "the provider does not offer the device flow for this app",
+}
+
+
+def token_error(
+    error: str, description: str | None, code_lifetime: int = 600, status: int | None = None
+) -> ProviderError:
+    """The error for a token-endpoint answer, with the matching advice.
 
     `code_lifetime` (seconds) is how long the provider's codes live: eBay's die after 5
     minutes, GitHub's after 10, and the advice says which.
@@ -92,4 +197,6 @@ def token_error(error: str, description: str | None, code_lifetime: int = 600) -
     minutes = code_lifetime / 60
     lifetime = f"{minutes:g} minute" + ("" if minutes == 1 else "s")
     hint = TOKEN_ERROR_HINTS.get(error)
-    return ProviderError(error, description, hint.format(minutes=lifetime) if hint else None)
+    return ProviderError(
+        error, description, hint.format(minutes=lifetime) if hint else None, status
+    )

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import NetworkError, NotLoggedIn, OAuthDanceError, ProviderError
+from .errors import ConfigError, NetworkError, NotLoggedIn, ProviderError, RateLimited, printable
 from .oauth import split_scopes
 from .progress import Progress
 
@@ -32,16 +32,6 @@ PER_PAGE = 100
 SECONDARY_MIN_WAIT = 60.0
 SECONDARY_MAX_WAIT = 900.0
 MAX_SECONDARY_HITS = 6
-
-
-class RateLimited(OAuthDanceError):
-    """The primary rate limit is spent and waiting was not wanted."""
-
-    exit_code = 3
-
-    def __init__(self, message: str, hint: str, reset_at: float) -> None:
-        super().__init__(message, hint)
-        self.reset_at = reset_at
 
 
 @dataclass
@@ -84,8 +74,10 @@ class Fetcher:
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        login_hint: str = "`invoke auth.login`",
     ) -> None:
         self.session, self.cache, self.wait = session, cache, wait
+        self.login_hint = login_hint
         self.progress = progress or Progress(enabled=False)
         self.sleep, self.clock = sleep, clock
         self._gate_until = 0.0  # no request leaves before this instant (all threads)
@@ -113,16 +105,12 @@ class Fetcher:
             if response.status_code == 200:
                 with self._lock:
                     self._secondary_hits = 0
-                from .jsonio import loads
-
-                body = loads(response.content)
+                body = _json_body(url, response.content)
                 links = {rel: link["url"] for rel, link in response.links.items()}
                 if self.cache and response.headers.get("ETag"):
                     self.cache.put(url, response.headers["ETag"], body, links)
                 if remaining == "0":  # polite: wait for the reset before the next request
-                    self._close_gate(
-                        float(response.headers.get("X-RateLimit-Reset", 0)), primary=True
-                    )
+                    self._close_gate(self._reset_time(response.headers), primary=True)
                 return Page(url, items_of(body), links, False, remaining)
             self._handle_refusal(url, response)
 
@@ -143,24 +131,18 @@ class Fetcher:
         status, headers = response.status_code, response.headers
         message = _message(response)
         if status in (403, 429) and headers.get("Retry-After"):
-            self._secondary(float(headers["Retry-After"]))
+            self._secondary(self._retry_after(headers["Retry-After"]))
             return
         if status in (403, 429) and headers.get("X-RateLimit-Remaining") == "0":
-            reset = float(headers.get("X-RateLimit-Reset") or self.clock() + 60)
-            self._close_gate(reset, primary=True)
+            self._close_gate(self._reset_time(headers), primary=True)
             return
         if status in (403, 429) and "secondary rate limit" in message.lower():
             self._secondary(None)
             return
         if status == 401:
-            from .lifecycle import login_command
-
-            provider = getattr(self.session, "provider", None)
-            user = getattr(self.session, "user", None)
-            command = login_command(provider, user) if provider else "`invoke auth.login`"
             raise NotLoggedIn(
                 f"the provider refused the token at {url} ({message})",
-                f"log in again: {command}",
+                f"log in again: {self.login_hint}",
             )
         if status in (403, 404):
             missing = _missing_scopes(headers)
@@ -175,6 +157,7 @@ class Fetcher:
             f"http_{status}",
             f"GET {url}: {message}",
             "check the path and its parameters" if status in (404, 422) else "try again later",
+            status,
         )
 
     def _secondary(self, retry_after: float | None) -> None:
@@ -192,6 +175,31 @@ class Fetcher:
             self.clock() + (backoff if retry_after is None else retry_after), primary=False
         )
 
+    def _retry_after(self, value: str) -> float | None:
+        """Seconds from a `Retry-After` (delay-seconds or an HTTP date, RFC 9110 §10.2.3);
+        None when it is neither, so the usual back-off applies."""
+        value = value.strip()
+        if value.isdigit():
+            return min(float(value), SECONDARY_MAX_WAIT)
+        from email.utils import parsedate_to_datetime
+
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        return min(max(moment.timestamp() - self.clock(), 0.0), SECONDARY_MAX_WAIT)
+
+    def _reset_time(self, headers: Any) -> float:
+        """When the primary limit resets (`X-RateLimit-Reset`, epoch seconds); a missing or
+        unreadable value, or one more than a day away, means a minute from now."""
+        value = str(headers.get("X-RateLimit-Reset") or "").strip()
+        now = self.clock()
+        if not value.isdigit() or float(value) > now + 86400:
+            return now + 60
+        return float(value)
+
     def _close_gate(self, until: float, primary: bool) -> None:
         """No request leaves before `until`; a primary gate stops at once with --no-wait."""
         with self._lock:
@@ -203,15 +211,16 @@ class Fetcher:
             with self._lock:
                 until, primary = self._gate_until, self._gate_primary
                 announce = until > self._announced
-                if announce and (self.wait or not primary):
+                if announce and self.wait:
                     self._announced = until
             left = until - self.clock()
             if left <= 0:
                 return
             stamp = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%S UTC")
-            if primary and not self.wait:
+            if not self.wait:
+                kind = "the rate limit is spent" if primary else "a secondary rate limit applies"
                 raise RateLimited(
-                    f"the rate limit is spent; it resets at {stamp} (in {left:.0f} s)",
+                    f"{kind}; it resets at {stamp} (in {left:.0f} s)",
                     "run the same command again after the reset, or drop --no-wait to wait for it",
                     until,
                 )
@@ -283,11 +292,28 @@ def _page_number(url: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def _json_body(url: str, content: bytes) -> Any:
+    """A page's JSON; HTML or a broken-off body is a clear error."""
+    from .jsonio import loads
+
+    try:
+        return loads(content)
+    except ValueError as exc:
+        start = printable(content[:60].decode("utf-8", errors="replace"), 60)
+        raise NetworkError(
+            f"GET {url} answered HTTP 200 with something that is not JSON ({start!r}...)",
+            "check the path (and the provider's api_base); what was fetched so far is saved",
+        ) from exc
+
+
 def _message(response: Any) -> str:
     try:
-        return str(response.json().get("message", ""))
-    except (ValueError, AttributeError):
-        return (response.text or "")[:200]
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return printable(body["message"], 200)
+    return printable((response.text or "")[:200], 200)
 
 
 def _missing_scopes(headers: Any) -> list[str]:
@@ -309,8 +335,6 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            from .errors import ConfigError
-
             raise ConfigError(f"--param {pair!r} is not KEY=VALUE", "e.g. --param state=all")
         params[key] = value
     return params

@@ -2,7 +2,9 @@
 
 Each step reads what it needs from the file and writes what the next step needs, so
 the steps can run in separate processes, one at a time or chained. A step that fails
-raises before it writes: the file stays exactly as it was.
+raises before it writes: the file stays exactly as it was. The steps that talk to the
+provider import `endpoints` when they run, so `auth.url` and `auth.code` start without
+loading an HTTP stack.
 """
 
 from __future__ import annotations
@@ -13,25 +15,18 @@ from datetime import datetime
 from typing import Any
 
 from . import oauth
-from .app import App, environment_value, resolve_app
-from .errors import (
-    AuthorizationError,
-    ConfigError,
-    NetworkError,
-    ProviderError,
-    StateMismatch,
-    UnknownState,
-)
-from .http import send
+from .client import Client, resolve_client
+from .errors import AuthorizationError, ConfigError, StateMismatch, UnknownState
+from .lifecycle import find_token
 from .providers import Provider
-from .quirks import check_redirect_uri, fix_token_answer
+from .settings import secret_value
 from .store import CredentialsFile
-from .tokens import isoformat, token_record, utcnow
+from .tokens import TokenRecord, isoformat, new_token_record, utcnow, with_identity
 
 
-def current_app(creds: CredentialsFile, provider: Provider) -> App:
-    """The app as configured for `provider` right now (environment, .env, file)."""
-    return resolve_app(provider, creds.record(provider.name))
+def current_client(creds: CredentialsFile, provider: Provider) -> Client:
+    """The client as configured for `provider` right now (environment, .env, file)."""
+    return resolve_client(provider, creds.record(provider.name))
 
 
 # -- auth.configure ---------------------------------------------------------------------
@@ -49,7 +44,7 @@ def configure(
     store_secret: bool = True,
     overrides: dict[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
-) -> App:
+) -> Client:
     """Record the app's client_id, client_secret, redirect_uri and scope for `provider`.
 
     Values come from the arguments, else the environment / `.env`, else what is stored.
@@ -60,22 +55,25 @@ def configure(
     existing = creds.record(provider.name)
     overrides = overrides or existing.get("provider")
     provider = provider.with_overrides(overrides, "the provider overrides")
+    host = host.strip().rstrip("/") if host else None
+    provider.with_host(host or existing.get("host")).check_endpoints()
     client_id = (
         client_id
-        or environment_value(f"{prefix}_CLIENT_ID", environ)[0]
-        or existing.get("client_id")
-        or ""
+        or secret_value(f"{prefix}_CLIENT_ID", environ)[0]
+        or str(existing.get("client_id") or "")
     ).strip()
     if not client_id:
         raise ConfigError(
             f"no client_id for {provider.name!r}",
             f"pass --client-id (from the app's settings page) or set {prefix}_CLIENT_ID",
         )
-    secret = client_secret or environment_value(f"{prefix}_CLIENT_SECRET", environ)[0]
-    redirect_uri = check_redirect_uri(
-        provider.quirks,
-        (
-            redirect_uri or existing.get("redirect_uri") or resolve_app(provider, {}).redirect_uri
+    secret = client_secret or secret_value(f"{prefix}_CLIENT_SECRET", environ)[0]
+    redirect_uri = oauth.check_redirect_uri(
+        provider,
+        str(
+            redirect_uri
+            or existing.get("redirect_uri")
+            or resolve_client(provider, {}).redirect_uri
         ).strip(),
     )
     scope = " ".join(
@@ -93,11 +91,11 @@ def configure(
         record["redirect_uri"] = redirect_uri
         record["scope"] = scope
         if host:
-            record["host"] = host.strip().rstrip("/")
+            record["host"] = host
         if overrides:
             record["provider"] = overrides
         stored = dict(record)
-    return resolve_app(provider, stored, environ)
+    return resolve_client(provider, stored, environ)
 
 
 # -- auth.url ---------------------------------------------------------------------------
@@ -123,10 +121,10 @@ def start_authorization(
     now: datetime | None = None,
 ) -> Authorization:
     """Line 1: a fresh state and PKCE verifier, saved as a pending authorization."""
-    app = current_app(creds, provider).require_client_id()
+    app = current_client(creds, provider).require_client_id()
     scope = " ".join(oauth.split_scopes(scope)) if scope else app.scope
     redirect_uri = (
-        check_redirect_uri(app.provider.quirks, redirect_uri) if redirect_uri else app.redirect_uri
+        oauth.check_redirect_uri(app.provider, redirect_uri) if redirect_uri else app.redirect_uri
     )
     state = oauth.new_state()
     pending: dict[str, Any] = {
@@ -229,9 +227,6 @@ def _unknown_state(state: str, provider: str) -> UnknownState:
     )
 
 
-# What the validated id_token says of its owner, kept beside the token for quick reading.
-ID_CLAIMS_KEPT = ("sub", "preferred_username", "email", "name", "iss")
-
 # -- auth.exchange ----------------------------------------------------------------------
 
 
@@ -241,7 +236,7 @@ class Exchanged:
 
     state: str
     owner: str | None  # None until auth.verify names it
-    token: dict[str, Any] = field(repr=False)
+    token: TokenRecord = field(repr=False)
 
 
 def exchange_code(
@@ -257,8 +252,28 @@ def exchange_code(
     The token waits under `unverified` until `auth.verify` names its owner, unless
     `user` names the owner now.
     """
+    state, token = _redeem_code(creds, provider, state, now)
+    save_new_token(creds, provider, state, token, user)
+    return Exchanged(state, user, token)
+
+
+def exchange_and_verify(
+    creds: CredentialsFile, provider: Provider, *, state: str, now: datetime | None = None
+) -> Verified:
+    """Lines 7-9 at once (`auth.login`): the token is stored only once its owner is known,
+    so a failure at either step leaves no token behind."""
+    state, token = _redeem_code(creds, provider, state, now)
+    return store_verified(creds, provider, state, token, now)
+
+
+def _redeem_code(
+    creds: CredentialsFile, provider: Provider, state: str | None, now: datetime | None
+) -> tuple[str, TokenRecord]:
+    """(state, token) for the pending authorization's code; nothing is written."""
+    from . import endpoints
+
     record = creds.record(provider.name)
-    app = resolve_app(provider, record).require_client_id()
+    app = resolve_client(provider, record).require_client_id()
     state = _pick_pending(record.get("pending") or {}, state, provider.name, want_code=True)
     pending = record["pending"][state]
     if not pending.get("code"):
@@ -269,24 +284,19 @@ def exchange_code(
     params: dict[str, Any] = {"code": pending["code"], "redirect_uri": pending.get("redirect_uri")}
     if pending.get("code_verifier"):
         params["code_verifier"] = pending["code_verifier"]
-    answer = request_token(app, "authorization_code", params)
-    token = token_record(answer, pending.get("scope") or "", now or utcnow())
-    if app.provider.oidc and answer.get("id_token"):
-        from .oidc import validate_id_token
-
-        claims = validate_id_token(
-            answer["id_token"], app.provider, app.client_id, pending.get("nonce")
-        )
-        token["id_token_claims"] = {k: claims[k] for k in ID_CLAIMS_KEPT if k in claims}
-    save_new_token(creds, provider, state, token, user)
-    return Exchanged(state, user, token)
+    answer = endpoints.request_token(app, "authorization_code", params)
+    claims = None
+    if app.provider.oidc and answer["id_token"]:
+        claims = endpoints.id_token_claims(app, answer["id_token"], pending.get("nonce"))
+    token = new_token_record(answer, pending.get("scope") or "", now or utcnow(), id_claims=claims)
+    return state, token
 
 
 def save_new_token(
     creds: CredentialsFile,
     provider: Provider,
     key: str,
-    token: dict[str, Any],
+    token: TokenRecord,
     user: str | None = None,
 ) -> None:
     """File a fresh token: under `user` if named, else under `unverified[key]`.
@@ -314,33 +324,6 @@ def discard_pending_in(record: dict[str, Any], state: str) -> None:
         del record["pending"]
 
 
-def request_token(
-    app: App, grant_type: str, params: dict[str, Any], authenticate: bool = True
-) -> dict[str, Any]:
-    """POST to the token endpoint with the provider's client authentication; parse the answer.
-
-    `authenticate=False` sends only the client_id (the device flow needs no secret).
-    """
-    method = app.provider.client_auth if authenticate else "none"
-    if method != "none" and not app.client_secret:
-        raise ConfigError(
-            f"no client_secret for {app.provider.name!r}",
-            f"set {app.provider.env_prefix}_CLIENT_SECRET (environment or .env), or run "
-            "`invoke auth.configure --client-secret ...`",
-        )
-    body = oauth.token_request_body(
-        grant_type, app.client_id, app.client_secret, method == "client_secret_post", **params
-    )
-    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-    if method == "client_secret_basic":
-        headers["Authorization"] = oauth.basic_authorization(app.client_id, app.client_secret or "")
-    response = send("POST", app.provider.token_endpoint, data=body, headers=headers)
-    answer = oauth.parse_token_answer(
-        response.text, response.status_code, app.provider.code_lifetime
-    )
-    return fix_token_answer(app.provider.quirks, answer)
-
-
 # -- auth.verify ------------------------------------------------------------------------
 
 
@@ -351,7 +334,37 @@ class Verified:
     owner: str
     scopes: list[str]
     missing_scopes: list[str]
-    token: dict[str, Any] = field(repr=False)
+    token: TokenRecord = field(repr=False)
+
+
+def identify(provider: Provider, token: TokenRecord, now: datetime) -> Verified:
+    """Ask the provider's user endpoint whose `token` this is and what it may do."""
+    from . import endpoints
+
+    identity = endpoints.fetch_identity(provider, str(token.get("access_token") or ""))
+    scopes = identity.scopes if identity.scopes is not None else list(token.get("scope") or [])
+    missing = oauth.missing_scopes(token.get("requested_scope"), scopes, provider.implied_scopes)
+    return Verified(
+        identity.login, scopes, missing, with_identity(token, identity.login, scopes, now)
+    )
+
+
+def store_verified(
+    creds: CredentialsFile,
+    provider: Provider,
+    key: str,
+    token: TokenRecord,
+    now: datetime | None = None,
+) -> Verified:
+    """Identify a fresh token's owner, then file it under that login in one write (the
+    pending authorization `key`, if any, is consumed in it)."""
+    api = current_client(creds, provider).provider
+    verified = identify(api, token, now or utcnow())
+    with creds.update() as data:
+        rec = data.setdefault(provider.name, {})
+        discard_pending_in(rec, key)
+        _file_verified(rec, [verified])
+    return verified
 
 
 def verify_token(
@@ -359,79 +372,43 @@ def verify_token(
     provider: Provider,
     *,
     user: str | None = None,
-    only: str | None = None,
     now: datetime | None = None,
 ) -> list[Verified]:
     """Ask the provider whose token it is; keep it under that login with its granted scopes.
 
-    Verifies the unverified token `only`, else every token waiting under `unverified`
-    (without `user`), else the owner's.
+    Verifies every token waiting under `unverified` (unless `user` is named), else the
+    owner's.
     """
     record = creds.record(provider.name)
-    api = resolve_app(provider, record).provider
+    api = resolve_client(provider, record).provider
     unverified = record.get("unverified") or {}
-    if only is not None:
-        targets = [("unverified", only, unverified[only])]
-    elif unverified and not user:
+    if unverified and not user:
         targets = [("unverified", key, tok) for key, tok in unverified.items()]
     else:
-        from .lifecycle import find_token
-
         found = find_token(creds, provider, user, use_environment=False, now=now)
-        targets = [("tokens", found.owner, found.record)]
-    stamp = isoformat(now or utcnow())
+        targets = [("tokens", str(found.owner), found.record)]
+    moment = now or utcnow()
     results = []
     for where, key, token in targets:
-        login, header_scopes = fetch_identity(api, token["access_token"])
-        if where == "tokens" and login != key:
+        verified = identify(api, token, moment)
+        if where == "tokens" and verified.owner != key:
             raise AuthorizationError(
-                f"the token stored for {key!r} belongs to {login!r}",
-                f"log in again as {key}, or use --user {login}",
+                f"the token stored for {key!r} belongs to {verified.owner!r}",
+                f"log in again as {key}, or use --user {verified.owner}",
             )
-        scopes = header_scopes if header_scopes is not None else list(token.get("scope") or [])
-        missing = oauth.missing_scopes(
-            token.get("requested_scope"), scopes, provider.implied_scopes
-        )
-        verified = {**token, "login": login, "scope": scopes, "verified_at": stamp}
-        results.append(Verified(login, scopes, missing, verified))
+        results.append(verified)
     with creds.update() as data:
         rec = data.setdefault(provider.name, {})
-        for (where, key, _), result in zip(targets, results, strict=True):
+        for where, key, _ in targets:
             rec.get(where, {}).pop(key, None)
-            rec.setdefault("tokens", {})[result.owner] = result.token
         if not rec.get("unverified"):
             rec.pop("unverified", None)
-        if rec.get("default_user") not in rec["tokens"]:
-            rec["default_user"] = results[0].owner
+        _file_verified(rec, results)
     return results
 
 
-def fetch_identity(provider: Provider, access_token: str) -> tuple[str, list[str] | None]:
-    """(login, scopes from the scopes header or None) from the provider's user endpoint."""
-    response = send("GET", provider.user_endpoint, headers=api_headers(provider, access_token))
-    if response.status_code == 401:
-        raise ProviderError(
-            "bad_credentials",
-            "the provider refused the token (revoked, expired or wrong)",
-            f"log in again: `invoke auth.login -p {provider.name}`",
-        )
-    if response.status_code >= 400:
-        raise ProviderError(
-            f"http_{response.status_code}",
-            response.text[:200],
-            "check the provider's user endpoint (api_base + user_path, or user_url)",
-        )
-    try:
-        identity = response.json()
-        login = next(str(identity[f]) for f in provider.login_field if identity.get(f))
-    except (ValueError, StopIteration, TypeError, AttributeError) as exc:
-        raise NetworkError(
-            f"the user endpoint gave none of {', '.join(provider.login_field)}",
-            "check the provider's login_field",
-        ) from exc
-    header = response.headers.get(provider.scopes_header) if provider.scopes_header else None
-    return login, (oauth.split_scopes(header) if header is not None else None)
-
-
-def api_headers(provider: Provider, access_token: str) -> dict[str, str]:
-    return {**provider.api_headers, "Authorization": f"Bearer {access_token}"}
+def _file_verified(record: dict[str, Any], results: list[Verified]) -> None:
+    for result in results:
+        record.setdefault("tokens", {})[result.owner] = result.token
+    if record.get("default_user") not in record["tokens"]:
+        record["default_user"] = results[0].owner

@@ -1,43 +1,207 @@
-"""The one place that sends HTTP: a shared `requests` session, timeouts, clear errors.
+"""The one way oauthdance sends HTTP: sessions with timeouts and retries, and calls that
+carry secrets.
 
-`requests` is imported on first use, so steps that send nothing start fast.
+- `new_session()`: every request gets a (connect, read) timeout unless it names its own;
+  idempotent requests are retried on connection errors and 502/503/504 with backoff, but
+  never by sleeping out a `Retry-After` (a 403/429 comes back to the caller, whose
+  rate-limit gate shows notices and honours `--no-wait`).
+- `call()`: one request to an authorization server or user endpoint. It carries secrets,
+  so the URL must be https (or http on loopback), redirects are refused rather than
+  followed, the answer is read under an overall deadline and a size limit, and every
+  failure is a `NetworkError`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as UrllibError
+from urllib3.util.retry import Retry
 
 from .errors import NetworkError
+from .urls import is_secure
 
-if TYPE_CHECKING:
-    import requests
-
-TIMEOUT_SECONDS = 30.0
 USER_AGENT = "oauthdance/0.1 (+https://pypi.org/project/oauthdance/)"
-_session: requests.Session | None = None
+TIMEOUT = (10.0, 30.0)  # seconds to connect, and to wait for each read
+DEADLINE = 30.0  # seconds a whole call to an authorization server may take
+MAX_ANSWER_BYTES = 1 << 20  # an authorization server's answer is a few hundred bytes
+RETRIES = 3
+UNREACHABLE_HINT = (
+    "check the network and the provider's host (for the sandbox: is `invoke sandbox.serve` "
+    "running on that port?)"
+)
 
 
-def shared_session() -> requests.Session:
-    """One keep-alive session per process (connection reuse makes chained steps faster)."""
-    global _session
-    if _session is None:
-        import requests
+class TimeoutAdapter(HTTPAdapter):
+    """An `HTTPAdapter` that gives each request a default timeout (requests has none)."""
 
-        _session = requests.Session()
-        _session.headers["User-Agent"] = USER_AGENT
-    return _session
+    def __init__(self, timeout: tuple[float, float], **kwargs: Any) -> None:
+        self.default_timeout = timeout
+        super().__init__(**kwargs)
+
+    def send(self, request: Any, timeout: Any = None, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        return super().send(request, timeout=timeout or self.default_timeout, **kwargs)
 
 
-def send(method: str, url: str, **kwargs: Any) -> requests.Response:
-    """Send one request; a network failure becomes a `NetworkError` that says what to check."""
-    import requests
+class Session(requests.Session):
+    """A `requests.Session` whose paths starting with `/` are relative to `base_url`."""
 
-    kwargs.setdefault("timeout", TIMEOUT_SECONDS)
-    try:
-        return shared_session().request(method, url, **kwargs)
-    except requests.RequestException as exc:
+    def __init__(self, base_url: str = "") -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if isinstance(url, str) and url.startswith("/") and self.base_url:
+            url = self.base_url + url
+        return super().request(method, url, *args, **kwargs)
+
+
+def new_session(
+    base_url: str = "",
+    *,
+    auth: requests.auth.AuthBase | None = None,
+    pool_size: int = 10,
+    retries: int = RETRIES,
+    timeout: tuple[float, float] | None = None,
+) -> Session:
+    """A session with oauthdance's defaults: User-Agent, timeouts (`TIMEOUT` unless given),
+    retries, `auth`."""
+    session = Session(base_url)
+    session.headers["User-Agent"] = USER_AGENT
+    session.auth = auth
+    retry = Retry(
+        total=retries,
+        backoff_factor=0.3,
+        backoff_jitter=0.2,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
+        respect_retry_after_header=False,  # the caller's rate-limit gate owns Retry-After
+        raise_on_status=False,
+    )
+    adapter = TimeoutAdapter(timeout or TIMEOUT, max_retries=retry, pool_maxsize=max(pool_size, 1))
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    _read_environment_once(session)
+    return session
+
+
+def _read_environment_once(session: requests.Session) -> None:
+    """Settle per session what requests would look up in the environment on every request.
+
+    With no proxy configured, requests still checks proxy variables and ~/.netrc on each
+    call (about 1 ms; tokens are sent explicitly, so netrc never applies). Where a proxy
+    is configured, the per-request lookup stays, so NO_PROXY keeps working.
+    """
+    import os
+    from urllib.request import getproxies
+
+    if any(getproxies().values()):
+        return
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An authorization server's answer, read whole: status, headers and body."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; `ValueError` if it is not JSON."""
+        return json.loads(self.content)
+
+
+_endpoint_session: Session | None = None
+
+
+def call(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | str | None = None,
+    json_body: Any = None,
+    deadline: float | None = None,
+    limit: int = MAX_ANSWER_BYTES,
+) -> Answer:
+    """Send one request that carries secrets; read its whole answer within `deadline`
+    seconds (`DEADLINE` unless given)."""
+    global _endpoint_session
+    if not is_secure(url):
         raise NetworkError(
-            f"could not reach {url}: {type(exc).__name__}",
-            "check the network and the provider's host (for the sandbox: is "
-            "`invoke sandbox.serve` running on that port?)",
+            f"refusing to send credentials to {url!r}: it is neither https nor loopback http",
+            "fix the provider's URLs (every endpoint must be https://, or http:// on 127.0.0.1)",
+        )
+    if _endpoint_session is None:  # one keep-alive session: chained steps reuse connections
+        _endpoint_session = new_session()
+    started = time.monotonic()
+    deadline = DEADLINE if deadline is None else deadline
+    read_timeout = min(TIMEOUT[1], deadline)
+    try:
+        response = _endpoint_session.request(
+            method,
+            url,
+            headers=dict(headers or {}),
+            data=data,
+            json=json_body,
+            allow_redirects=False,
+            stream=True,
+            timeout=(TIMEOUT[0], read_timeout),
+        )
+        try:
+            content = _read_body(response, started + deadline, limit)
+        finally:
+            response.close()
+    except NetworkError:
+        raise
+    except (requests.RequestException, UrllibError, OSError, ValueError) as exc:
+        # UrllibError: a body broken off or timed out while read
+        raise NetworkError(
+            f"could not reach {url}: {type(exc).__name__}", UNREACHABLE_HINT
         ) from exc
+    if 300 <= response.status_code < 400:
+        raise NetworkError(
+            f"{url} answered with a redirect (HTTP {response.status_code}); requests that "
+            "carry credentials never follow redirects",
+            "use the endpoint's final URL in the provider's settings",
+        )
+    return Answer(url, response.status_code, dict(response.headers), content)
+
+
+def _read_body(response: requests.Response, deadline: float, limit: int) -> bytes:
+    """The body, read as it arrives; a slow trickle or an oversized answer is an error."""
+    chunks: list[bytes] = []
+    size = 0
+    raw = response.raw
+    while True:
+        if time.monotonic() > deadline:
+            raise NetworkError(
+                f"{response.url} did not finish answering in time",
+                "try again later; if it keeps happening, the provider is too slow or broken",
+            )
+        chunk = raw.read1(64 * 1024, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise NetworkError(
+                f"{response.url} answered with more than {limit // 1024} KiB",
+                "check the provider's endpoint URLs: this is not an OAuth answer",
+            )
+        chunks.append(chunk)

@@ -3,21 +3,29 @@
 Refreshing holds the credentials file's lock across the refresh request and re-reads the
 file inside it, so two processes never both spend one rotated refresh token: the second
 finds the first's fresh pair and uses it. The new pair is written before it is returned.
+The calls to the provider import `endpoints` when they run, so `auth.token` with a fresh
+token starts without loading an HTTP stack.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .app import App, resolve_app
+from .client import Client, resolve_client
 from .errors import ConfigError, NotLoggedIn, ProviderError
-from .http import send
 from .providers import Provider
+from .settings import token_from_environment
 from .store import CredentialsFile
-from .tokens import isoformat, parse_time, pick_owner, token_record, utcnow
+from .tokens import (
+    TokenRecord,
+    marked_needs_login,
+    new_token_record,
+    parse_time,
+    pick_owner,
+    utcnow,
+)
 
 MAX_LEEWAY = timedelta(seconds=60)
 DEAD_REFRESH_ERRORS = ("bad_refresh_token", "invalid_grant")
@@ -50,10 +58,7 @@ def needs_refresh(token: dict[str, Any], now: datetime | None = None) -> bool:
 
 def environment_token(provider: Provider) -> tuple[str, str] | None:
     """(token, variable) from the provider's token variables (GITHUB_TOKEN, GH_TOKEN, ...)."""
-    for name in provider.token_env:
-        if os.environ.get(name):
-            return os.environ[name], name
-    return None
+    return token_from_environment(provider.token_env)
 
 
 def find_token(
@@ -75,11 +80,16 @@ def find_token(
     token = record["tokens"][owner]
     _raise_if_dead(token, provider, owner)
     if needs_refresh(token, now):
-        token = refresh(creds, provider, owner, now=now)
-    return FoundToken(str(token["access_token"]), owner, "file", token)
+        token = refresh_token(creds, provider, owner, now=now)
+    if not isinstance(token.get("access_token"), str) or not token["access_token"]:
+        raise NotLoggedIn(
+            f"the stored {provider.name} token of {owner} is damaged (no access_token)",
+            f"log in again: {login_command(provider, owner)}",
+        )
+    return FoundToken(token["access_token"], owner, "file", token)
 
 
-def refresh(
+def refresh_token(
     creds: CredentialsFile,
     provider: Provider,
     owner: str,
@@ -87,7 +97,7 @@ def refresh(
     force: bool = False,
     stale_token: str | None = None,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> TokenRecord:
     """Refresh `owner`'s token (if still needed once the lock is held); return the fresh one.
 
     `force` refreshes even a token that is not due; `stale_token` (one the provider just
@@ -113,26 +123,23 @@ def refresh(
                 f"the {provider.name} token of {owner} has expired and has no refresh token",
                 f"log in again: {login_command(provider, owner)}",
             )
-        from .flow import request_token
+        from . import endpoints
 
-        app = resolve_app(provider, record).require_client_id()
+        app = resolve_client(provider, record).require_client_id()
         try:
-            answer = request_token(app, "refresh_token", {"refresh_token": token["refresh_token"]})
+            answer = endpoints.request_token(
+                app, "refresh_token", {"refresh_token": token["refresh_token"]}
+            )
         except ProviderError as exc:
             if exc.error not in DEAD_REFRESH_ERRORS:
                 raise
-            token["needs_login"] = True  # written below, so every later use says so at once
+            # written as the block ends, so every later use says so at once
+            record["tokens"][owner] = marked_needs_login(token)
             failure = exc
         else:
-            fresh = token_record(answer, token.get("requested_scope") or "", now or utcnow())
-            fresh.setdefault("refresh_token", token.get("refresh_token"))
-            if not fresh.get("refresh_token_expires_at") and token.get("refresh_token_expires_at"):
-                fresh["refresh_token_expires_at"] = token["refresh_token_expires_at"]
-            fresh["scope"] = fresh["scope"] or token.get("scope") or []
-            for kept in ("login", "verified_at"):
-                if token.get(kept):
-                    fresh[kept] = token[kept]
-            fresh["refreshed_at"] = isoformat(now or utcnow())
+            fresh = new_token_record(
+                answer, token.get("requested_scope") or "", now or utcnow(), previous=token
+            )
             record["tokens"][owner] = fresh
             return fresh
     assert failure is not None
@@ -152,100 +159,68 @@ def _raise_if_dead(token: dict[str, Any], provider: Provider, owner: str) -> Non
 
 
 def login_command(provider: Provider, owner: str | None = None) -> str:
-    user = f" -u {owner}" if owner else ""
-    return f"`invoke auth.login -p {provider.name}{user}`"
+    """The command that logs `owner` in again, quoted for a shell where need be."""
+    import shlex
+
+    user = f" -u {shlex.quote(owner)}" if owner else ""
+    return f"`invoke auth.login -p {shlex.quote(provider.name)}{user}`"
 
 
 # -- at the provider -------------------------------------------------------------------
 
 
-def _app_token_request(app: App, template: str, method: str, access_token: str) -> Any:
-    """A request about one token, authenticated as the app (never as the user).
-
-    GitHub style: Basic auth and a JSON body. RFC 7009: a form body with the provider's
-    usual client authentication.
-    """
-    from .oauth import basic_authorization
-
-    api = app.provider
-    if not app.client_secret and api.client_auth != "none":
-        raise ConfigError(
-            f"no client_secret for {api.name!r}",
-            f"set {api.env_prefix}_CLIENT_SECRET or run auth.configure",
-        )
-    url = api.url(template).replace("{api}", api.api_root).replace("{client_id}", app.client_id)
-    if api.revocation_style == "rfc7009":
-        form = {"token": access_token, "token_type_hint": "access_token"}
-        headers = {"Accept": "application/json"}
-        if api.client_auth == "client_secret_basic":
-            headers["Authorization"] = basic_authorization(app.client_id, app.client_secret or "")
-        else:
-            form["client_id"] = app.client_id
-            if api.client_auth == "client_secret_post":
-                form["client_secret"] = app.client_secret or ""
-        return send(method, url, headers=headers, data=form)
-    headers = {
-        **api.api_headers,
-        "Authorization": basic_authorization(app.client_id, app.client_secret or ""),
-    }
-    return send(method, url, headers=headers, json={"access_token": access_token})
-
-
-def _stored(creds: CredentialsFile, provider: Provider, user: str | None) -> tuple[str, App, str]:
-    """(owner, app, access token) of the stored token a check or revocation is about."""
+def _stored(
+    creds: CredentialsFile, provider: Provider, user: str | None
+) -> tuple[str, Client, str]:
+    """(owner, client, access token) of the stored token a check or revocation is about."""
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
-    app = resolve_app(provider, record).require_client_id()
-    return owner, app, record["tokens"][owner]["access_token"]
+    app = resolve_client(provider, record).require_client_id()
+    return owner, app, str(record["tokens"][owner].get("access_token") or "")
 
 
-def check(creds: CredentialsFile, provider: Provider, user: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Checked:
+    """The provider's word on a stored token."""
+
+    owner: str
+    valid: bool
+    scopes: list[str] | None
+    login: str | None
+
+
+def check_token(creds: CredentialsFile, provider: Provider, user: str | None = None) -> Checked:
     """Is the stored token still valid at the provider? (GitHub's check costs no rate limit.)"""
+    from . import endpoints
+
     owner, app, access = _stored(creds, provider, user)
     if not app.provider.token_check_url:
         raise ConfigError(
             f"{provider.name} offers no token check endpoint",
             f"use `invoke auth.verify -p {provider.name}` instead",
         )
-    response = _app_token_request(app, app.provider.token_check_url, "POST", access)
-    if response.status_code in (404, 422):
-        return {"owner": owner, "valid": False}
-    if response.status_code >= 400:
-        raise ProviderError(
-            f"http_{response.status_code}",
-            response.text[:200],
-            "check the app's client_id and client_secret",
-        )
-    body = response.json()
-    return {
-        "owner": owner,
-        "valid": True,
-        "scopes": body.get("scopes"),
-        "login": (body.get("user") or {}).get("login"),
-    }
+    result = endpoints.check_token(app, access)
+    return Checked(owner, result.valid, result.scopes, result.login)
 
 
-def revoke(creds: CredentialsFile, provider: Provider, user: str | None = None) -> dict[str, Any]:
-    """Revoke the token at the provider, then forget it here."""
+def revoke_token(
+    creds: CredentialsFile, provider: Provider, user: str | None = None
+) -> tuple[str, bool]:
+    """Revoke the token at the provider, then forget it here: (owner, already invalid)."""
+    from . import endpoints
+
     owner, app, access = _stored(creds, provider, user)
     if not app.provider.revocation_url:
         raise ConfigError(
             f"{provider.name} has no revocation endpoint",
             "revoke the token in the provider's settings, then `invoke auth.logout`",
         )
-    method = "POST" if app.provider.revocation_style == "rfc7009" else "DELETE"
-    response = _app_token_request(app, app.provider.revocation_url, method, access)
-    if response.status_code >= 400 and response.status_code != 404:
-        raise ProviderError(
-            f"http_{response.status_code}",
-            response.text[:200],
-            "check the app's client_id and client_secret, then try again",
-        )
-    forget(creds, provider, owner)
-    return {"owner": owner, "already_invalid": response.status_code == 404}
+    already_invalid = endpoints.revoke_token(app, access)
+    forget_token(creds, provider, owner)
+    return owner, already_invalid
 
 
-def forget(creds: CredentialsFile, provider: Provider, owner: str) -> None:
+def forget_token(creds: CredentialsFile, provider: Provider, owner: str) -> None:
     """Remove `owner`'s token from the file; another owner becomes the default."""
     with creds.update() as data:
         record = data.get(provider.name) or {}
@@ -265,7 +240,7 @@ def forget(creds: CredentialsFile, provider: Provider, owner: str) -> None:
             record.pop("tokens", None)
 
 
-def use(creds: CredentialsFile, provider: Provider, owner: str) -> None:
+def make_default_owner(creds: CredentialsFile, provider: Provider, owner: str) -> None:
     """Make `owner` the provider's default owner."""
     with creds.update() as data:
         record = data.get(provider.name) or {}

@@ -15,9 +15,9 @@ from typing import TextIO
 from . import flow
 from .callback import CallbackServer
 from .errors import AuthorizationError
-from .oauth import is_loopback
 from .providers import Provider
 from .store import CredentialsFile
+from .urls import is_loopback
 
 DEFAULT_TIMEOUT = 300.0
 
@@ -66,7 +66,7 @@ def login(
     callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
     without an explicit `port` forwarded to it): then the user pastes it on stdin.
     """
-    app = flow.current_app(creds, provider).require_client_id()
+    app = flow.current_client(creds, provider).require_client_id()
     receivable = is_loopback(_host(app.redirect_uri)) and app.redirect_uri.startswith("http:")
     if not paste and (not receivable or (is_remote_session() and port is None)):
         paste = True
@@ -107,8 +107,7 @@ def login(
     finally:
         if server:
             server.close()
-    flow.exchange_code(creds, provider, state=started.state)
-    return flow.verify_token(creds, provider, only=started.state, user=None)[0]
+    return flow.exchange_and_verify(creds, provider, state=started.state)
 
 
 def _read_pasted(stdin: TextIO, stderr: TextIO) -> str:

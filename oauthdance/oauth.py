@@ -1,33 +1,38 @@
-"""The protocol as pure functions: build URLs and request bodies, parse answers.
+"""The protocol as pure functions: build URLs and request bodies, check and parse answers.
 
-No I/O here, so most of it is tested with literals. Token requests and answers go
-through oauthlib (imported only when a token is exchanged); the authorize URL and PKCE
-use the standard library, because `auth.url` must start fast (see README design notes).
+No I/O here, so most of it is tested with literals. Everything a server sends is checked
+for shape and type before anything else sees it: a wrong answer is a `NetworkError` or a
+`ProviderError` that says what was wrong, never a `KeyError` later on (and never echoes
+the answer, which may hold a token).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
 
-from .errors import AuthorizationDenied, AuthorizationError, NetworkError, token_error
+from .errors import (
+    REDIRECT_ERROR_HINTS,
+    AuthorizationDenied,
+    AuthorizationError,
+    NetworkError,
+    ProviderError,
+    printable,
+    token_error,
+)
 from .providers import Provider
+from .quirks import accepted_redirect_uri
+from .tokens import TokenAnswer
+from .urls import is_loopback
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
-
-REDIRECT_ERROR_HINTS = {
-    "access_denied": "the user pressed Deny (or cancelled): run `invoke auth.url` again and "
-    "approve the app",
-    "redirect_uri_mismatch": "the redirect_uri is not the app's callback URL: fix it with "
-    "`invoke auth.configure --redirect-uri ...`, then run `invoke auth.url` again",
-    "application_suspended": "the app is suspended: its owner must unsuspend it in the "
-    "provider's settings",
-}
+MAX_LIFETIME = 10 * 365 * 24 * 3600  # seconds; longer lifetimes are not meant seriously
 
 
 def new_state() -> str:
@@ -51,7 +56,7 @@ def split_scopes(scope: str | list[str] | None) -> list[str]:
     if not scope:
         return []
     if isinstance(scope, list):
-        scope = " ".join(scope)
+        scope = " ".join(str(s) for s in scope)
     return [s for s in re.split(r"[,\s]+", scope) if s]
 
 
@@ -81,6 +86,25 @@ def authorize_url(
     return endpoint + joiner + urlencode(params)
 
 
+def check_redirect_uri(provider: Provider, uri: str) -> str:
+    """A redirect URI must be https, or http on a loopback address (RFC 8252 §7.3), unless
+    one of the provider's quirks accepts it as it is (or refuses it outright)."""
+    if accepted_redirect_uri(provider.quirks, uri):
+        return uri
+    parts = urlsplit(uri)
+    if parts.scheme == "https" and parts.hostname:
+        return uri
+    if parts.scheme == "http" and is_loopback(parts.hostname):
+        return uri
+    raise AuthorizationError(
+        f"redirect_uri {uri!r} must be https://..., or http:// on 127.0.0.1, [::1] or localhost",
+        "pass e.g. --redirect-uri http://127.0.0.1:8765/callback",
+    )
+
+
+# -- the redirect back ---------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Redirect:
     """What came back on the redirect: a code, or an error, with the state."""
@@ -92,9 +116,9 @@ class Redirect:
 
     def raise_for_error(self) -> None:
         if self.error:
-            text = f"the provider refused the authorization: {self.error}"
+            text = f"the provider refused the authorization: {printable(self.error, 80)}"
             if self.error_description:
-                text += f" ({self.error_description})"
+                text += f" ({printable(self.error_description)})"
             raise AuthorizationDenied(text, REDIRECT_ERROR_HINTS.get(self.error))
 
 
@@ -121,7 +145,7 @@ def parse_redirect(pasted: str) -> Redirect:
 
 
 def _malformed(pasted: str, why: str) -> AuthorizationError:
-    shown = pasted if len(pasted) <= 80 else pasted[:77] + "..."
+    shown = printable(pasted, 80)
     return AuthorizationError(
         f"cannot read the redirect URL {shown!r}: {why}",
         "paste the whole address from the browser after approving, e.g. "
@@ -129,38 +153,28 @@ def _malformed(pasted: str, why: str) -> AuthorizationError:
     )
 
 
-def is_loopback(host: str | None) -> bool:
-    return (host or "").strip("[]").lower() in LOOPBACK_HOSTS
-
-
-def check_redirect_uri(uri: str) -> str:
-    """A redirect URI must be https, or http on a loopback address (RFC 8252 §7.3)."""
-    parts = urlsplit(uri)
-    if parts.scheme == "https" and parts.hostname:
-        return uri
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return uri
-    raise AuthorizationError(
-        f"redirect_uri {uri!r} must be https://..., or http:// on 127.0.0.1, [::1] or localhost",
-        "pass e.g. --redirect-uri http://127.0.0.1:8765/callback",
-    )
-
-
-def token_request_body(
-    grant_type: str, client_id: str, client_secret: str | None, send_secret: bool, **params: Any
-) -> str:
-    """The form body of a token request (RFC 6749 §4.1.3, §6), via oauthlib."""
-    from oauthlib.oauth2.rfc6749.parameters import prepare_token_request
-
-    if send_secret and client_secret:
-        params["client_secret"] = client_secret
-    return prepare_token_request(grant_type, client_id=client_id, **params)
+# -- requests to the token endpoint ---------------------------------------------------------
 
 
 def basic_authorization(client_id: str, client_secret: str) -> str:
     """`client_secret_basic`: id and secret form-urlencoded, then base64 (RFC 6749 §2.3.1)."""
     raw = f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+def client_authentication(
+    method: str, client_id: str, client_secret: str | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, form fields) that authenticate the client by `method` (RFC 6749 §2.3.1).
+
+    `client_secret_basic` sends id and secret in the Authorization header; `client_secret_post`
+    both in the form; `none` (a public client) only the client_id.
+    """
+    if method == "client_secret_basic":
+        return {"Authorization": basic_authorization(client_id, client_secret or "")}, {}
+    if method == "client_secret_post":
+        return {}, {"client_id": client_id, "client_secret": client_secret or ""}
+    return {}, {"client_id": client_id}
 
 
 def missing_scopes(
@@ -174,24 +188,180 @@ def missing_scopes(
     ]
 
 
-def parse_token_answer(body: str, status: int, code_lifetime: int = 600) -> dict[str, Any]:
-    """A token answer as a dict; errors (GitHub sends them with HTTP 200) raise.
+# -- answers --------------------------------------------------------------------------------
 
-    Copes with JSON and form-encoded bodies (oauthlib tries both).
+
+def answer_fields(body: bytes | str, status: int, what: str) -> dict[str, Any]:
+    """An answer's fields from a JSON object or a form-encoded body (GitHub's default).
+
+    Anything else (HTML, a JSON list, a truncated body) is a `NetworkError` naming `what`.
     """
-    from oauthlib.oauth2.rfc6749.errors import MissingTokenError, OAuth2Error
-    from oauthlib.oauth2.rfc6749.parameters import parse_token_response
-
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     try:
-        answer = dict(parse_token_response(body))
-    except MissingTokenError as exc:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+        stripped = text.strip()
+        if stripped and "=" in stripped and not stripped.startswith("<") and " " not in stripped:
+            data = dict(parse_qsl(stripped, keep_blank_values=True))
+    if isinstance(data, dict):
+        return data
+    kind = (
+        "nothing"
+        if not text.strip()
+        else f"a JSON {type(data).__name__}"
+        if data is not None
+        else "no JSON object"
+    )
+    raise NetworkError(
+        f"the {what} answered HTTP {status} with {kind} instead of an OAuth answer",
+        "check the provider's endpoint URLs; if they are right, the provider is misbehaving",
+    )
+
+
+def raise_for_error_field(data: Mapping[str, Any], status: int, code_lifetime: int = 600) -> None:
+    """An answer with `error` (RFC 6749 §5.2; GitHub sends it with HTTP 200) raises."""
+    error = data.get("error")
+    if error is None:
+        return
+    description = data.get("error_description")
+    raise token_error(
+        str(error) if isinstance(error, str | int) else "invalid_answer",
+        description if isinstance(description, str) else None,
+        code_lifetime,
+        status,
+    )
+
+
+def parse_token_answer(body: bytes | str, status: int, code_lifetime: int = 600) -> dict[str, Any]:
+    """A token endpoint's answer as fields; error answers raise with the matching advice."""
+    data = answer_fields(body, status, "token endpoint")
+    raise_for_error_field(data, status, code_lifetime)
+    if status >= 400:
+        raise ProviderError(
+            f"http_{status}", "the token endpoint refused the request", "check the provider"
+        )
+    return data
+
+
+def checked_token_answer(data: Mapping[str, Any]) -> TokenAnswer:
+    """The fields of a token answer, each checked for type; a bad one is a `NetworkError`
+    that names the field (never its value: it may be a secret)."""
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token.strip():
+        present = ", ".join(sorted(str(k) for k in data)) or "none"
+        raise _bad_answer(f"no access_token string (fields present: {printable(present, 200)})")
+    if any(c.isspace() or not c.isprintable() for c in access_token):
+        raise _bad_answer("an access_token with spaces or control characters")
+    token_type = data.get("token_type") or "bearer"
+    if not isinstance(token_type, str):
+        raise _bad_answer("a token_type that is not text")
+    if token_type.lower() != "bearer":
+        raise ProviderError(
+            "unsupported_token_type",
+            f"the token endpoint issued a {printable(token_type, 40)!r} token; only Bearer "
+            "tokens (RFC 6750) can be used",
+            "ask the provider for Bearer tokens",
+        )
+    refresh_token = data.get("refresh_token") or None
+    if refresh_token is not None and not isinstance(refresh_token, str):
+        raise _bad_answer("a refresh_token that is not text")
+    id_token = data.get("id_token") or None
+    if id_token is not None and not isinstance(id_token, str):
+        raise _bad_answer("an id_token that is not text")
+    scope = data.get("scope")
+    if scope is not None and not isinstance(scope, str | list):
+        raise _bad_answer("a scope that is neither text nor a list")
+    if isinstance(scope, list) and not all(isinstance(s, str) for s in scope):
+        raise _bad_answer("a scope list with items that are not text")
+    return TokenAnswer(
+        access_token=access_token,
+        token_type="bearer",
+        expires_in=_lifetime(data, "expires_in"),
+        refresh_token=refresh_token,
+        refresh_token_expires_in=_lifetime(data, "refresh_token_expires_in"),
+        scope=split_scopes(scope),
+        id_token=id_token,
+    )
+
+
+def _lifetime(data: Mapping[str, Any], key: str) -> int | None:
+    """A lifetime in seconds (a number, or digits as text as form answers carry it)."""
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _bad_answer(f"an {key} that is not a number of seconds")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_LIFETIME:
+        raise _bad_answer(f"an {key} that is not a number of seconds")
+    return value
+
+
+def _bad_answer(what: str) -> NetworkError:
+    return NetworkError(
+        f"the token endpoint's answer has {what}; nothing was stored",
+        "try again; if it keeps happening, check the provider's token_url",
+    )
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    """A device authorization (RFC 8628 §3.2): what the user must do, and what we poll with."""
+
+    device_code: str = field(repr=False)
+    user_code: str
+    verification_uri: str
+    expires_in: int
+    interval: int
+
+
+def checked_device_code(data: Mapping[str, Any]) -> DeviceCode:
+    """A device authorization answer, each field checked (Google says `verification_url`)."""
+    uri = data.get("verification_uri") or data.get("verification_url")
+    fields = {"device_code": data.get("device_code"), "user_code": data.get("user_code")}
+    for name, value in {**fields, "verification_uri": uri}.items():
+        if not isinstance(value, str) or not value.strip():
+            raise NetworkError(
+                f"the device authorization answer has no {name} text",
+                "check the provider's device_url",
+            )
+    return DeviceCode(
+        str(fields["device_code"]),
+        str(fields["user_code"]),
+        str(uri),
+        _bounded(data, "expires_in", 900, 1, 24 * 3600),
+        _bounded(data, "interval", 5, 0, 300),
+    )
+
+
+def _bounded(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = data.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise NetworkError(
-            f"the token endpoint answered HTTP {status} without an access token: {body[:200]!r}",
-            "check the provider's token_url",
-        ) from exc
-    except OAuth2Error as exc:
-        raise token_error(exc.error, exc.description or None, code_lifetime) from exc
-    except ValueError as exc:  # e.g. expires_in that is not a number
-        raise NetworkError(f"unreadable token answer: {exc}", "check the provider") from exc
-    answer["scope"] = split_scopes(answer.get("scope"))
-    return answer
+            f"the device authorization answer has an {key} that is not {low} to {high} seconds",
+            "check the provider's device_url",
+        )
+    return value
+
+
+def login_from_identity(identity: Any, login_fields: tuple[str, ...]) -> str:
+    """The owner's login from a user endpoint's answer: the first of `login_fields` present."""
+    if isinstance(identity, dict):
+        for name in login_fields:
+            value = identity.get(name)
+            if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+                login = str(value).strip()
+                if login.isprintable() and len(login) <= 256:
+                    return login
+    raise NetworkError(
+        f"the user endpoint gave none of {', '.join(login_fields)} as a login",
+        "check the provider's user_url and login_field",
+    )

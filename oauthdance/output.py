@@ -21,9 +21,9 @@ def format_for(out: str | None, given: str | None) -> str:
     """--format, else the output file's extension, else json."""
     if given:
         if given not in FORMATS:
-            from .errors import ConfigError
+            from .errors import UsageError
 
-            raise ConfigError(f"unknown --format {given!r}", f"use one of: {', '.join(FORMATS)}")
+            raise UsageError(f"unknown --format {given!r}", f"use one of: {', '.join(FORMATS)}")
         return given
     suffix = Path(out).suffix.lower() if out else ""
     return {".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv"}.get(suffix, "json")

@@ -17,9 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .urls import is_secure
 
 BUILTIN_FILE = Path(__file__).with_name("config") / "providers.yaml"
 REQUIRED = ("authorize_url", "token_url", "api_base")
+URL_FIELDS = (
+    "authorize_url",
+    "token_url",
+    "api_base",
+    "device_url",
+    "user_url",
+    "token_check_url",
+    "revocation_url",
+    "jwks_uri",
+    "issuer",
+)
+SECURE_URL_RULE = "must be https://, or http:// on 127.0.0.1, [::1] or localhost"
 CHOICES = {
     "client_auth": ("client_secret_post", "client_secret_basic", "none"),
     "revocation_style": ("github", "rfc7009"),
@@ -69,35 +82,58 @@ class Provider:
         """`github-enterprise` → `GITHUB_ENTERPRISE`, for <PREFIX>_CLIENT_ID and friends."""
         return "".join(c if c.isalnum() else "_" for c in self.name).upper()
 
-    def url(self, template: str) -> str:
+    def endpoint(self, field_name: str, **values: str) -> str:
+        """The URL in `field_name` with `{host}` (and `values`) filled in, checked to be
+        https or loopback http: every endpoint may receive a secret."""
+        template = getattr(self, field_name)
         if "{host}" in template and not self.host:
             raise ConfigError(
-                f"provider {self.name!r} needs a host (its URLs are {template})",
+                f"provider {self.name!r} needs a host (its {field_name} is {template})",
                 f"run `invoke auth.configure -p {self.name} --host HOST`",
             )
-        return template.replace("{host}", self.host)
+        url = template.replace("{host}", self.host)
+        for key, value in values.items():
+            url = url.replace("{" + key + "}", value)
+        if not is_secure(url):
+            raise ConfigError(
+                f"provider {self.name!r}, field {field_name!r}: {url!r} {SECURE_URL_RULE}",
+                "fix the provider's entry (or the --host given to auth.configure)",
+            )
+        return url
+
+    def check_endpoints(self) -> Provider:
+        """This provider, once every endpoint it has is known to be https or loopback http."""
+        for name in URL_FIELDS:
+            template = getattr(self, name)
+            if template and not ("{host}" in template and not self.host):
+                self.endpoint(name, api="https://api.invalid", client_id="x")
+        return self
 
     @property
     def authorize_endpoint(self) -> str:
-        return self.url(self.authorize_url)
+        return self.endpoint("authorize_url")
 
     @property
     def token_endpoint(self) -> str:
-        return self.url(self.token_url)
+        return self.endpoint("token_url")
 
     @property
     def api_root(self) -> str:
-        return self.url(self.api_base).rstrip("/")
+        return self.endpoint("api_base").rstrip("/")
 
     @property
     def user_endpoint(self) -> str:
-        return self.url(self.user_url) if self.user_url else self.api_root + self.user_path
+        return self.endpoint("user_url") if self.user_url else self.api_root + self.user_path
+
+    def app_token_endpoint(self, field_name: str, client_id: str) -> str:
+        """`token_check_url` or `revocation_url`, with `{api}` and `{client_id}` filled in."""
+        return self.endpoint(field_name, api=self.api_root, client_id=client_id)
 
     def with_host(self, host: str | None) -> Provider:
         """The same provider served from another host (GitHub Enterprise, a sandbox port)."""
         if not host:
             return self
-        return dataclasses.replace(self, host=host.strip().rstrip("/"))
+        return dataclasses.replace(self, host=host.strip().rstrip("/")).check_endpoints()
 
     def with_overrides(self, overrides: dict[str, Any] | None, source: str) -> Provider:
         """The same provider with some facts replaced (checked like a providers file)."""
@@ -110,9 +146,8 @@ FIELDS = {f.name for f in dataclasses.fields(Provider)} - {"name"}
 
 
 def load_providers(user_file: str | os.PathLike[str] | None = None) -> dict[str, Provider]:
-    """Built-in presets, then the user's file (argument, else `OAUTHDANCE_PROVIDERS`)."""
+    """Built-in presets, then the user's file (the `providers_file` setting)."""
     raw = _read_yaml(BUILTIN_FILE)
-    user_file = user_file or os.environ.get("OAUTHDANCE_PROVIDERS")
     sources = dict.fromkeys(raw, BUILTIN_FILE)
     if user_file:
         path = Path(user_file).expanduser()
@@ -181,6 +216,12 @@ def _values(name: str, entry: dict[str, Any], source: str, partial: bool = False
     for key in () if partial else REQUIRED:
         if not isinstance(entry.get(key), str) or not entry[key]:
             raise bad(key, "required, a URL")
+    for key in URL_FIELDS:
+        value = entry.get(key)
+        if key in entry and not isinstance(value, str):
+            raise bad(key, "must be a URL")
+        if value and "{" not in value and not is_secure(value):
+            raise bad(key, f"{value!r} {SECURE_URL_RULE}")
     for key, allowed in CHOICES.items():
         if key in entry and entry[key] not in allowed:
             raise bad(key, f"must be one of {', '.join(allowed)}")

@@ -64,15 +64,14 @@ QUIRKS: dict[str, Quirk] = {
 }
 
 
-def check_redirect_uri(quirks: tuple[str, ...], uri: str) -> str:
-    """The redirect URI, after the provider's quirks and then the usual rules."""
-    from .oauth import check_redirect_uri as usual
-
+def accepted_redirect_uri(quirks: tuple[str, ...], uri: str) -> bool:
+    """True if one of the provider's quirks accepts `uri` as it is (an eBay RuName), so the
+    usual URL rules (in `oauth.check_redirect_uri`) do not apply; a quirk may also refuse it."""
     for name in quirks:
         hook = QUIRKS[name].check_redirect_uri
         if hook and hook(uri) is not None:
-            return uri
-    return usual(uri)
+            return True
+    return False
 
 
 def fix_token_answer(quirks: tuple[str, ...], answer: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .app import resolve_app
+from .client import resolve_client
 from .lifecycle import environment_token
 from .providers import Provider
 from .store import CredentialsFile
@@ -24,7 +24,7 @@ def status_rows(creds: CredentialsFile, providers: dict[str, Provider]) -> list[
     for name in names:
         record = records.get(name) or {}
         provider = providers.get(name) or Provider(name, "", "", "")
-        app = resolve_app(provider, record)
+        app = resolve_client(provider, record)
         base = {
             "provider": name,
             "client_id": app.client_id,

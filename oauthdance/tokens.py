@@ -1,18 +1,51 @@
-"""Token records: what is stored for each owner, whose token is meant, and masking.
+"""Token records: their declared shape, the one place they are written, owners, and masking.
 
 Times are stored as absolute UTC instants (`expires_at`, never only `expires_in`), so a
-token read hours later still knows when it dies.
+token read hours later still knows when it dies. Every key of a stored token is set here,
+by `new_token_record`, `with_identity` or `marked_needs_login`.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import NotLoggedIn
 
-KEEP_FROM_ANSWER = ("access_token", "token_type", "refresh_token", "id_token")
+# What a validated id_token says of its owner, kept beside the token for quick reading.
+ID_CLAIMS_KEPT = ("sub", "preferred_username", "email", "name", "iss")
+
+
+class TokenAnswer(TypedDict):
+    """A token answer (RFC 6749 §5.1) once checked: every field of the type it must have."""
+
+    access_token: str
+    token_type: str
+    expires_in: int | None
+    refresh_token: str | None
+    refresh_token_expires_in: int | None
+    scope: list[str]
+    id_token: str | None
+
+
+class TokenRecord(TypedDict, total=False):
+    """One stored token, as it is kept under `tokens.<owner>` (or `unverified.<key>`)."""
+
+    access_token: str
+    token_type: str
+    scope: list[str]  # granted, as the provider last said
+    requested_scope: str
+    refresh_token: str
+    id_token: str
+    id_token_claims: dict[str, Any]
+    created_at: str
+    expires_at: str
+    refresh_token_expires_at: str
+    refreshed_at: str
+    login: str
+    verified_at: str
+    needs_login: bool  # the refresh token was refused: only a new login helps
 
 
 def utcnow() -> datetime:
@@ -23,45 +56,92 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(value: str | None) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A stored instant; None when absent or unreadable (a hand-edited file)."""
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def token_record(answer: dict[str, Any], requested_scope: str, now: datetime) -> dict[str, Any]:
-    """The stored form of a token answer: absolute expiry times, scopes as a list."""
-    record = {key: answer[key] for key in KEEP_FROM_ANSWER if answer.get(key)}
-    record["token_type"] = str(answer.get("token_type") or "bearer").lower()
-    record["scope"] = list(answer.get("scope") or [])
-    record["requested_scope"] = requested_scope
-    record["created_at"] = isoformat(now)
-    for lifetime, stamp in (
-        ("expires_in", "expires_at"),
-        ("refresh_token_expires_in", "refresh_token_expires_at"),
-    ):
-        if answer.get(lifetime):
-            record[stamp] = isoformat(now + timedelta(seconds=int(answer[lifetime])))
+def new_token_record(
+    answer: TokenAnswer,
+    requested_scope: str,
+    now: datetime,
+    *,
+    previous: Mapping[str, Any] | None = None,
+    id_claims: Mapping[str, Any] | None = None,
+) -> TokenRecord:
+    """The stored form of a checked token answer: absolute expiry times, scopes as a list.
+
+    With `previous` (a refresh), what the answer leaves out is carried over: the refresh
+    token (unless rotated), its expiry, the granted scopes, the owner's login, and when the
+    owner was verified.
+    """
+    record = TokenRecord(
+        access_token=answer["access_token"],
+        token_type=answer["token_type"],
+        scope=list(answer["scope"]),
+        requested_scope=requested_scope,
+        created_at=isoformat(now),
+    )
+    if answer["refresh_token"]:
+        record["refresh_token"] = answer["refresh_token"]
+    if answer["id_token"]:
+        record["id_token"] = answer["id_token"]
+    if id_claims:
+        record["id_token_claims"] = {k: id_claims[k] for k in ID_CLAIMS_KEPT if k in id_claims}
+    if answer["expires_in"] is not None:
+        record["expires_at"] = isoformat(now + timedelta(seconds=answer["expires_in"]))
+    if answer["refresh_token_expires_in"] is not None:
+        record["refresh_token_expires_at"] = isoformat(
+            now + timedelta(seconds=answer["refresh_token_expires_in"])
+        )
+    if previous is not None:
+        record["refreshed_at"] = isoformat(now)
+        for kept in ("refresh_token", "refresh_token_expires_at", "login", "verified_at"):
+            if previous.get(kept) and kept not in record:
+                record[kept] = previous[kept]  # type: ignore[literal-required]
+        if not record["scope"]:
+            record["scope"] = list(previous.get("scope") or [])
+        if "id_token_claims" not in record and previous.get("id_token_claims"):
+            record["id_token_claims"] = dict(previous["id_token_claims"])
     return record
+
+
+def with_identity(
+    token: Mapping[str, Any], login: str, scopes: list[str], now: datetime
+) -> TokenRecord:
+    """The token once the provider has said whose it is and which scopes it carries."""
+    return TokenRecord(**{**token, "login": login, "scope": scopes, "verified_at": isoformat(now)})  # type: ignore[typeddict-item]
+
+
+def marked_needs_login(token: Mapping[str, Any]) -> TokenRecord:
+    """The token once its refresh token was refused: every later use says so at once."""
+    return TokenRecord(**{**token, "needs_login": True})  # type: ignore[typeddict-item]
 
 
 def mask(secret: str | None) -> str:
     """`gho_****wxyz`: enough to tell tokens apart, never enough to use one."""
     if not secret:
         return ""
+    secret = str(secret)
     prefix = secret.split("_", 1)[0] + "_" if "_" in secret[:5] else ""
     tail = secret[-4:] if len(secret) >= 20 else ""
     return f"{prefix}****{tail}"
 
 
-def pick_owner(record: dict[str, Any], user: str | None, provider: str) -> str:
-    """Whose token is meant: --user, else OAUTHDANCE_USER, else the default, else the only one."""
+def pick_owner(record: Mapping[str, Any], user: str | None, provider: str) -> str:
+    """Whose token is meant: `user` (the setting), else the default, else the only one."""
     tokens = record.get("tokens") or {}
-    owner = user or os.environ.get("OAUTHDANCE_USER") or record.get("default_user")
+    owner = user or record.get("default_user")
     if not owner and len(tokens) == 1:
         owner = next(iter(tokens))
     if owner and owner in tokens:
-        return owner
+        return str(owner)
     if record.get("unverified") and not tokens:
         raise NotLoggedIn(
             f"the {provider} token has not been verified yet, so it has no owner",

@@ -34,7 +34,7 @@ def logged_in(
     started = flow.start_authorization(creds, provider)
     flow.store_code(creds, provider, url=browser_approve(started.url, login=login))
     flow.exchange_code(creds, provider)
-    flow.verify_token(creds, provider, only=started.state)
+    flow.verify_token(creds, provider)
     return creds.record("sandbox")["tokens"][login]
 
 

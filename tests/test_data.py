@@ -13,9 +13,10 @@ from conftest import run_invoke, run_script
 from lifecycle_helpers import logged_in
 
 from oauthdance.data import open_fetch
-from oauthdance.errors import ProviderError
-from oauthdance.fetcher import SECONDARY_MIN_WAIT, RateLimited
+from oauthdance.errors import ProviderError, RateLimited
+from oauthdance.fetcher import SECONDARY_MIN_WAIT
 from oauthdance.sandbox import App, RunningSandbox
+from oauthdance.target import resolve_target
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
         slept.append(seconds)
         now[0] += seconds
 
-    opened = open_fetch(creds, "sandbox", workers=1)
+    opened = open_fetch(resolve_target("sandbox", None, creds), workers=1)
     opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
     items = list(opened.fetcher.items(opened.url("/orgs/octo-org/repos")))
     assert len(items) == 12
@@ -224,11 +225,11 @@ def test_python_fetch_and_the_example_script(sandbox: RunningSandbox, creds: Pat
 
 
 def test_fetch_error_types_are_ours(sandbox: RunningSandbox, creds: Path) -> None:
-    opened = open_fetch(creds, "sandbox", workers=1)
+    opened = open_fetch(resolve_target("sandbox", None, creds), workers=1)
     with pytest.raises(ProviderError, match="http_404"):
         list(opened.fetcher.items(opened.url("/orgs/nope/repos")))
     sandbox.model.rate_limit = 0
-    opened = open_fetch(creds, "sandbox", wait=False, cache=False)
+    opened = open_fetch(resolve_target("sandbox", None, creds), wait=False, cache=False)
     with pytest.raises(RateLimited):
         list(opened.fetcher.items(opened.url("/user")))
 
@@ -238,7 +239,7 @@ def test_revoked_token_says_how_to_log_in_again(sandbox: RunningSandbox, creds: 
         token.revoked = True
     done = fetch(creds, "--path", "/user")
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "`invoke auth.login -p sandbox`" in done.stderr
+    assert "`invoke auth.login -p sandbox -u octocat`" in done.stderr
 
 
 def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
@@ -249,13 +250,17 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     screen = io.StringIO()
     progress = Progress(enabled=True, stream=screen)
     progress.MIN_INTERVAL = 0
-    opened = open_fetch(creds, "sandbox", workers=4, progress=progress, cache=False)
+    opened = open_fetch(
+        resolve_target("sandbox", None, creds), workers=4, progress=progress, cache=False
+    )
     assert len(list(opened.fetcher.items(opened.url("/user/repos")))) == 1234
     progress.close()
     last = screen.getvalue().rsplit("\r", 1)[-1]
     assert "pages 13/13 · items 1,234 · rate limit left" in last
     quiet = io.StringIO()
-    silent = open_fetch(creds, "sandbox", progress=Progress(stream=quiet), cache=False)
+    silent = open_fetch(
+        resolve_target("sandbox", None, creds), progress=Progress(stream=quiet), cache=False
+    )
     list(silent.fetcher.items(silent.url("/user")))
     assert quiet.getvalue() == ""  # not a terminal: nothing
 

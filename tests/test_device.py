@@ -10,7 +10,8 @@ from conftest import configure_args, run_invoke
 from login_helpers import LoginProcess, creds_record
 
 from oauthdance import flow
-from oauthdance.device import poll_for_token, request_device_code
+from oauthdance.device import poll_for_token
+from oauthdance.endpoints import request_device_code
 from oauthdance.errors import ProviderError
 from oauthdance.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
@@ -25,7 +26,7 @@ def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
 
 
 def current(creds: Path) -> flow.App:
-    return flow.current_app(CredentialsFile(creds), get_provider("sandbox"))
+    return flow.current_client(CredentialsFile(creds), get_provider("sandbox"))
 
 
 def test_device_login_end_to_end(sandbox: RunningSandbox, creds: Path) -> None:
@@ -97,7 +98,7 @@ def test_device_polling_authenticates_only_where_the_provider_wants_it(
     from test_provider_presets import configured
 
     provider, creds = configured(sandbox, name, tmp_path / "creds.json")
-    current = flow.current_app(creds, provider)
+    current = flow.current_client(creds, provider)
     code = request_device_code(current, current.scope)
     sandbox.model.device_decide(code.user_code, "octocat", approve=True)
     answer = poll_for_token(current, code, sandbox.model.advance)
@@ -108,21 +109,16 @@ def test_googles_verification_url_field_is_understood(
     creds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Google names the field `verification_url` (RFC 8628 says `verification_uri`)."""
-    import oauthdance.device as device
+    from oauthdance import oauth
 
-    class Answer:
-        status_code = 200
-
-        def json(self) -> dict:
-            return {
-                "device_code": "d",
-                "user_code": "ABCD-EFGH",
-                "expires_in": 1800,
-                "interval": 5,
-                "verification_url": "https://www.google.com/device",
-            }
-
-    monkeypatch.setattr(device, "send", lambda *a, **k: Answer())
-    code = request_device_code(current(creds), "openid")
+    code = oauth.checked_device_code(
+        {
+            "device_code": "d",
+            "user_code": "ABCD-EFGH",
+            "expires_in": 1800,
+            "interval": 5,
+            "verification_url": "https://www.google.com/device",
+        }
+    )
     assert code.verification_uri == "https://www.google.com/device"
     assert code.expires_in == 1800

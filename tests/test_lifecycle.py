@@ -121,19 +121,24 @@ def test_old_refresh_token_is_kept_when_the_answer_omits_one(
 ) -> None:
     path = tmp_path / "creds.json"
     old = logged_in(sandbox, app, path)
-    from oauthdance import flow
+    from oauthdance import endpoints
 
     monkeypatch.setattr(
-        flow,
+        endpoints,
         "request_token",
         lambda *a, **k: {
             "access_token": "gho_new",
             "token_type": "bearer",
             "expires_in": 3600,
+            "refresh_token": None,
+            "refresh_token_expires_in": None,
             "scope": [],
+            "id_token": None,
         },
     )
-    fresh = lifecycle.refresh(CredentialsFile(path), get_provider("sandbox"), "octocat", force=True)
+    fresh = lifecycle.refresh_token(
+        CredentialsFile(path), get_provider("sandbox"), "octocat", force=True
+    )
     assert fresh["access_token"] == "gho_new"
     assert fresh["refresh_token"] == old["refresh_token"]
     assert fresh["scope"] == old["scope"]

@@ -1,4 +1,4 @@
-"""The protocol's pure functions, with literals (and the library as the oracle for PKCE)."""
+"""The protocol's pure functions, with literals (RFC test vectors where there are some)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from oauthlib.oauth2 import WebApplicationClient
 
 from oauthdance import oauth
-from oauthdance.errors import AuthorizationDenied, AuthorizationError, ProviderError
+from oauthdance.errors import AuthorizationDenied, AuthorizationError, NetworkError, ProviderError
 from oauthdance.providers import get_provider
 
 
-def test_pkce_challenge_matches_oauthlib() -> None:
-    client = WebApplicationClient("id")
+def test_pkce_verifiers_have_the_rfc_7636_length_and_alphabet() -> None:
     for _ in range(20):
         verifier = oauth.new_code_verifier()
         assert 43 <= len(verifier) <= 128
-        assert oauth.code_challenge_s256(verifier) == client.create_code_challenge(verifier, "S256")
+        assert set(verifier) <= set(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+        )
 
 
 def test_pkce_rfc7636_appendix_b_vector() -> None:
@@ -121,17 +121,20 @@ def test_parse_redirect_never_crashes(text: str) -> None:
     assert result.code or result.error
 
 
+def checked(body: str, status: int = 200) -> dict:
+    return dict(oauth.checked_token_answer(oauth.parse_token_answer(body, status)))
+
+
 def test_token_answer_form_encoded() -> None:
-    answer = oauth.parse_token_answer(
-        "access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=repo%2Cgist&token_type=bearer",
-        200,
+    answer = checked(
+        "access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=repo%2Cgist&token_type=bearer"
     )
     assert answer["access_token"] == "gho_16C7e42F292c6912E7710c838347Ae178B4a"
     assert answer["scope"] == ["repo", "gist"] and answer["token_type"] == "bearer"
 
 
 def test_token_answer_json_with_expiry() -> None:
-    answer = oauth.parse_token_answer(
+    answer = checked(
         json.dumps(
             {
                 "access_token": "ghu_x",
@@ -141,8 +144,7 @@ def test_token_answer_json_with_expiry() -> None:
                 "scope": "",
                 "token_type": "bearer",
             }
-        ),
-        200,
+        )
     )
     assert answer["expires_in"] == 28800 and answer["refresh_token"] == "ghr_y"
     assert answer["scope"] == []
@@ -169,8 +171,32 @@ def test_errors_that_come_with_http_200_raise(body: str) -> None:
 
 
 def test_answer_without_token_is_unreadable() -> None:
-    with pytest.raises(Exception, match="without an access token"):
+    with pytest.raises(NetworkError, match="instead of an OAuth answer"):
         oauth.parse_token_answer("<html>Not Found</html>", 404)
+    with pytest.raises(NetworkError, match="no access_token string") as info:
+        checked(json.dumps({"refresh_token": "ghr_secret", "token_type": "bearer"}))
+    assert "ghr_secret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "answer,why",
+    [
+        ({"access_token": 12345}, "no access_token string"),
+        ({"access_token": "a b"}, "spaces or control characters"),
+        ({"access_token": "t", "expires_in": "soon"}, "expires_in"),
+        ({"access_token": "t", "expires_in": -5}, "expires_in"),
+        ({"access_token": "t", "refresh_token": ["r"]}, "refresh_token"),
+        ({"access_token": "t", "scope": 7}, "scope"),
+    ],
+)
+def test_token_answers_of_the_wrong_type_are_refused(answer: dict, why: str) -> None:
+    with pytest.raises(NetworkError, match=why):
+        checked(json.dumps(answer))
+
+
+def test_only_bearer_tokens_are_accepted() -> None:
+    with pytest.raises(ProviderError, match="only Bearer"):
+        checked(json.dumps({"access_token": "t", "token_type": "mac"}))
 
 
 def test_basic_auth_form_urlencodes_before_base64() -> None:
@@ -179,29 +205,14 @@ def test_basic_auth_form_urlencodes_before_base64() -> None:
     assert raw == "id%3Awith+space:s3cr%2Bt%2F%3D"
 
 
-def test_token_request_body_carries_verifier_and_secret_only_when_asked() -> None:
-    body = parse_qs(
-        oauth.token_request_body(
-            "authorization_code",
-            "cid",
-            "sec",
-            True,
-            code="c",
-            redirect_uri="http://127.0.0.1/cb",
-            code_verifier="v",
-        )
+def test_client_authentication_per_method() -> None:
+    assert oauth.client_authentication("client_secret_post", "cid", "sec") == (
+        {},
+        {"client_id": "cid", "client_secret": "sec"},
     )
-    assert body == {
-        "grant_type": ["authorization_code"],
-        "client_id": ["cid"],
-        "client_secret": ["sec"],
-        "code": ["c"],
-        "redirect_uri": ["http://127.0.0.1/cb"],
-        "code_verifier": ["v"],
-    }
-    assert "client_secret" not in parse_qs(
-        oauth.token_request_body("authorization_code", "cid", "sec", False, code="c")
-    )
+    headers, form = oauth.client_authentication("client_secret_basic", "cid", "sec")
+    assert form == {} and headers["Authorization"].startswith("Basic ")
+    assert oauth.client_authentication("none", "cid", "sec") == ({}, {"client_id": "cid"})
 
 
 @pytest.mark.parametrize(
@@ -217,11 +228,12 @@ def test_token_request_body_carries_verifier_and_secret_only_when_asked() -> Non
     ],
 )
 def test_redirect_uri_must_be_https_or_loopback(uri: str, good: bool) -> None:
+    github = get_provider("github")
     if good:
-        assert oauth.check_redirect_uri(uri) == uri
+        assert oauth.check_redirect_uri(github, uri) == uri
     else:
         with pytest.raises(AuthorizationError):
-            oauth.check_redirect_uri(uri)
+            oauth.check_redirect_uri(github, uri)
 
 
 def test_missing_scopes_counts_broader_grants() -> None:

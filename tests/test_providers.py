@@ -27,13 +27,12 @@ def test_user_file_adds_and_extends(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "  api_base: https://{host}/api/v3\n  pkce: false\n"
         "github:\n  default_scope: repo\n"
     )
-    monkeypatch.setenv("OAUTHDANCE_PROVIDERS", str(mine))
-    ghe = get_provider("my-ghe")
+    ghe = get_provider("my-ghe", mine)
     assert ghe.authorize_endpoint == "https://ghe.corp.example/login/oauth/authorize"
     assert ghe.api_root == "https://ghe.corp.example/api/v3"
     assert not ghe.pkce and ghe.env_prefix == "MY_GHE"
-    assert get_provider("github").default_scope == "repo"
-    assert get_provider("github").token_url.startswith("https://")
+    assert get_provider("github", mine).default_scope == "repo"
+    assert get_provider("github", mine).token_url.startswith("https://")
 
 
 @pytest.mark.parametrize(

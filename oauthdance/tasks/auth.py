@@ -6,28 +6,12 @@ import json as _json
 from typing import Any
 
 from invoke import Context
-from invoke.exceptions import Exit
 
 from .. import flow
-from ..errors import ConfigError
+from ..errors import TokenRejected, UsageError
 from ..providers import Provider, get_provider, load_providers
-from ..store import CredentialsFile
 from ..tokens import mask, pick_owner
-from .common import cli_task, setting, warn
-
-
-def _creds(c: Context, creds: str | None) -> CredentialsFile:
-    return CredentialsFile(setting(c, "creds", creds, "creds.json"))
-
-
-def _provider(c: Context, provider: str | None, creds: str | None) -> Provider:
-    """The provider named by flag or configuration, as the credentials file knows it."""
-    name = setting(c, "provider", provider, "github")
-    return get_provider(name, setting(c, "providers_file", None), _creds(c, creds).record(name))
-
-
-def _user(c: Context, user: str | None) -> str | None:
-    return setting(c, "user", user)
+from .common import cli_task, target, warn
 
 
 def _port(value: str | None) -> int | None:
@@ -35,7 +19,7 @@ def _port(value: str | None) -> int | None:
     if value is None:
         return None
     if not str(value).isdigit() or not 0 <= int(value) <= 65535:
-        raise ConfigError(f"--port {value!r} is not a port number", "pass 0 to 65535")
+        raise UsageError(f"--port {value!r} is not a port number", "pass 0 to 65535")
     return int(value)
 
 
@@ -67,16 +51,16 @@ def configure(
     json: bool = False,
 ) -> None:
     """Record the OAuth app's client id, secret, callback URL and scope."""
-    store = _creds(c, creds)
-    overrides = None
+    aim = target(c, provider, user, creds)
+    store, overrides = aim.store, None
     if issuer:
-        from ..oidc import discover
+        from ..endpoints import discover
 
         overrides = discover(issuer)
-    name = setting(c, "provider", provider, "github")
+    name, settings = aim.settings.provider, aim.settings
     base = get_provider(
         name,
-        setting(c, "providers_file", None),
+        settings.providers_file,
         {"provider": overrides} if overrides else store.record(name),
     )
     app = flow.configure(
@@ -130,10 +114,10 @@ def url(
     json: bool = False,
 ) -> None:
     """Line 1: make the authorize URL (new state and PKCE verifier) and save it as pending."""
-    prov = _provider(c, provider, creds)
-    owner = _user(c, user)
+    aim = target(c, provider, user, creds)
+    prov, owner = aim.provider, aim.user
     started = flow.start_authorization(
-        _creds(c, creds),
+        aim.store,
         prov,
         scope=scope,
         redirect_uri=redirect_uri,
@@ -170,8 +154,9 @@ def code(
     url: str | None = None,
 ) -> None:
     """Line 6: store the code that came back (from --url or --code) on its authorization."""
-    prov = _provider(c, provider, creds)
-    matched = flow.store_code(_creds(c, creds), prov, code=code, state=state, url=url)
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
+    matched = flow.store_code(aim.store, prov, code=code, state=state, url=url)
     print(f"stored the code for authorization {matched[:8]}...")
     print(f"next: invoke auth.exchange -p {prov.name}")
 
@@ -186,8 +171,9 @@ def exchange(
     json: bool = False,
 ) -> None:
     """Lines 7-8: exchange the code for an access token and store it."""
-    prov = _provider(c, provider, creds)
-    done = flow.exchange_code(_creds(c, creds), prov, state=state, user=user)
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
+    done = flow.exchange_code(aim.store, prov, state=state, user=user)
     summary = {
         "provider": prov.name,
         "state": done.state,
@@ -212,8 +198,9 @@ def verify(
     json: bool = False,
 ) -> None:
     """Use the token: ask the provider whose it is and which scopes it has."""
-    prov = _provider(c, provider, creds)
-    results = flow.verify_token(_creds(c, creds), prov, user=_user(c, user))
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
+    results = flow.verify_token(aim.store, prov, user=aim.user)
     rows = [_verified_summary(prov, result) for result in results]
     if json:
         _print_json(rows)
@@ -236,8 +223,9 @@ def status(
     """Show providers, owners, scopes, expiry and token sources (masked); changes nothing."""
     from ..status import status_rows
 
-    store = _creds(c, creds)
-    rows = status_rows(store, load_providers(setting(c, "providers_file", None)))
+    aim = target(c, None, None, creds)
+    store = aim.store
+    rows = status_rows(store, load_providers(aim.settings.providers_file))
     rows = [
         r
         for r in rows
@@ -293,7 +281,8 @@ def token(
     """Print only the raw access token (refreshed if due), for TOKEN=$(invoke auth.token)."""
     from ..lifecycle import find_token
 
-    print(find_token(_creds(c, creds), _provider(c, provider, creds), _user(c, user)).access_token)
+    aim = target(c, provider, user, creds)
+    print(find_token(aim.store, aim.provider, aim.user).access_token)
 
 
 def _verified_summary(prov: Provider, result: flow.Verified) -> dict[str, Any]:
@@ -346,9 +335,10 @@ def login(
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
     from ..login import login as run_login
 
-    prov, owner = _provider(c, provider, creds), _user(c, user)
+    aim = target(c, provider, user, creds)
+    prov, owner = aim.provider, aim.user
     result = run_login(
-        _creds(c, creds),
+        aim.store,
         prov,
         user=owner,
         scope=scope,
@@ -382,9 +372,10 @@ def device(
     from ..device import device_login
     from ..login import has_display, open_browser
 
-    prov = _provider(c, provider, creds)
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
     opener = open_browser if not no_browser and has_display() else None
-    result = device_login(_creds(c, creds), prov, scope=scope, opener=opener)
+    result = device_login(aim.store, prov, scope=scope, opener=opener)
     _print_logged_in(prov, result, json)
 
 
@@ -397,11 +388,12 @@ def refresh(
     json: bool = False,
 ) -> None:
     """Refresh the owner's expiring token now (the refresh token rotates)."""
-    from ..lifecycle import refresh as refresh_now
+    from ..lifecycle import refresh_token
 
-    store, prov = _creds(c, creds), _provider(c, provider, creds)
-    owner = pick_owner(store.record(prov.name), _user(c, user), prov.name)
-    fresh = refresh_now(store, prov, owner, force=True)
+    aim = target(c, provider, user, creds)
+    store, prov = aim.store, aim.provider
+    owner = pick_owner(store.record(prov.name), aim.user, prov.name)
+    fresh = refresh_token(store, prov, owner, force=True)
     summary = {
         "provider": prov.name,
         "owner": owner,
@@ -426,21 +418,33 @@ def check(
     json: bool = False,
 ) -> None:
     """Ask the provider whether the stored token still works (exit 1 if not)."""
-    from ..lifecycle import check as check_token
+    from ..lifecycle import check_token, login_command
 
-    prov = _provider(c, provider, creds)
-    result = check_token(_creds(c, creds), prov, _user(c, user))
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
+    result = check_token(aim.store, prov, aim.user)
     if json:
-        _print_json({"provider": prov.name, **result})
-    elif result["valid"]:
+        _print_json(
+            {
+                "provider": prov.name,
+                "owner": result.owner,
+                "valid": result.valid,
+                "scopes": result.scopes,
+                "login": result.login,
+            }
+        )
+    elif result.valid:
         print(
-            f"valid: the {prov.name} token of {result['owner']} works "
-            f"(scopes {', '.join(result.get('scopes') or []) or 'none'})"
+            f"valid: the {prov.name} token of {result.owner} works "
+            f"(scopes {', '.join(result.scopes or []) or 'none'})"
         )
     else:
-        print(f"invalid: the {prov.name} token of {result['owner']} no longer works")
-    if not result["valid"]:
-        raise Exit(f"next: log in again with `invoke auth.login -p {prov.name}`", code=1)
+        print(f"invalid: the {prov.name} token of {result.owner} no longer works")
+    if not result.valid:
+        raise TokenRejected(
+            f"the provider no longer accepts the {prov.name} token of {result.owner}",
+            f"log in again with {login_command(prov, result.owner)}",
+        )
 
 
 @cli_task()
@@ -451,12 +455,13 @@ def revoke(
     creds: str | None = None,
 ) -> None:
     """Revoke the token at the provider and remove it here."""
-    from ..lifecycle import revoke as revoke_token
+    from ..lifecycle import revoke_token
 
-    prov = _provider(c, provider, creds)
-    result = revoke_token(_creds(c, creds), prov, _user(c, user))
-    extra = " (the provider already considered it invalid)" if result["already_invalid"] else ""
-    print(f"revoked and removed the {prov.name} token of {result['owner']}{extra}")
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
+    owner, already_invalid = revoke_token(aim.store, prov, aim.user)
+    extra = " (the provider already considered it invalid)" if already_invalid else ""
+    print(f"revoked and removed the {prov.name} token of {owner}{extra}")
 
 
 @cli_task()
@@ -467,11 +472,12 @@ def logout(
     creds: str | None = None,
 ) -> None:
     """Remove the token here only; it keeps working at the provider until revoked."""
-    from ..lifecycle import forget
+    from ..lifecycle import forget_token
 
-    store, prov = _creds(c, creds), _provider(c, provider, creds)
-    owner = pick_owner(store.record(prov.name), _user(c, user), prov.name)
-    forget(store, prov, owner)
+    aim = target(c, provider, user, creds)
+    store, prov = aim.store, aim.provider
+    owner = pick_owner(store.record(prov.name), aim.user, prov.name)
+    forget_token(store, prov, owner)
     print(f"removed the {prov.name} token of {owner} from {store.path}")
     warn(
         "the token still works at the provider until it is revoked: revoke it in the "
@@ -487,10 +493,11 @@ def use(
     creds: str | None = None,
 ) -> None:
     """Make an owner the provider's default (scripts can pass --user instead)."""
-    from ..lifecycle import use as make_default
+    from ..lifecycle import make_default_owner
 
-    prov = _provider(c, provider, creds)
     if not user:
-        raise Exit("error: pass --user NAME (see `invoke auth.status`)", code=2)
-    make_default(_creds(c, creds), prov, user)
+        raise UsageError("auth.use needs --user NAME", "see `invoke auth.status` for the owners")
+    aim = target(c, provider, user, creds)
+    prov = aim.provider
+    make_default_owner(aim.store, prov, user)
     print(f"{user} is now the default {prov.name} owner")

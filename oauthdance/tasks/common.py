@@ -1,14 +1,13 @@
-"""What every task shares: settings with their precedence, and errors turned into exits.
+"""What every task shares: the target its flags name, flag help, and errors turned into exits.
 
-Precedence for each setting: the flag, then invoke's configuration (invoke.yaml,
-INVOKE_OAUTHDANCE_* variables), then the OAUTHDANCE_* environment, then the default.
+Settings are resolved by `oauthdance.settings` (flag → invoke config → environment → .env →
+default); this module only hands it the flags and invoke's `oauthdance` configuration.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,33 +16,26 @@ from invoke import Context, task
 from invoke.exceptions import Exit
 
 from ..errors import OAuthDanceError
+from ..settings import BY_NAME, SETTINGS
+from ..target import Target, resolve_target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULTS: dict[str, Any] = {
-    "provider": None,  # else OAUTHDANCE_PROVIDER, else "github"
-    "creds": None,  # else OAUTHDANCE_CREDS, else "creds.json"
-    "user": None,  # else OAUTHDANCE_USER, else the provider's default owner
-    "providers_file": None,  # else OAUTHDANCE_PROVIDERS
-}
+DEFAULTS: dict[str, Any] = {s.name: None for s in SETTINGS}  # invoke's `oauthdance` config
 
 COMMON_HELP = {
-    "provider": "provider name from config/providers.yaml (default: github; overrides "
-    "oauthdance.provider / OAUTHDANCE_PROVIDER)",
-    "user": "resource owner (login) whose token is meant (default: the provider's default "
-    "owner; overrides OAUTHDANCE_USER)",
-    "creds": "credentials file, .json or .yaml (default: creds.json; overrides "
-    "oauthdance.creds / OAUTHDANCE_CREDS)",
-    "json": "print machine-readable JSON instead of text",
+    name: f"{BY_NAME[name].help} (default: {BY_NAME[name].shown_default.strip('`')}; "
+    f"overrides oauthdance.{name} / {BY_NAME[name].variable})"
+    for name in ("provider", "user", "creds")
 }
+COMMON_HELP["json"] = "print machine-readable JSON instead of text"
 
 
-def setting(c: Context, name: str, flag: Any, fallback: Any = None) -> Any:
-    """flag → invoke config → OAUTHDANCE_<NAME> → fallback."""
-    if flag:
-        return flag
-    configured = c.config.get("oauthdance", {}).get(name)
-    return configured or os.environ.get(f"OAUTHDANCE_{name.upper()}") or fallback
+def target(
+    c: Context, provider: str | None = None, user: str | None = None, creds: str | None = None
+) -> Target:
+    """The credentials file, provider and owner these flags and invoke's config name."""
+    return resolve_target(provider, user, creds, config=c.config.get("oauthdance") or {})
 
 
 def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:

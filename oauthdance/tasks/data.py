@@ -12,9 +12,9 @@ from typing import Any
 
 from invoke import Context
 
-from ..errors import ConfigError
-from ..fetcher import DEFAULT_WORKERS, RateLimited, parse_params
-from .common import cli_task, setting
+from ..errors import RateLimited, UsageError
+from ..fetcher import DEFAULT_WORKERS, parse_params
+from .common import cli_task, target
 
 OUTPUT_HELP = {
     "out": "write to this file (default: stdout); its extension picks the format",
@@ -62,9 +62,7 @@ def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> 
     started = time.perf_counter()
     progress = Progress(enabled=False if quiet else None)
     opened = open_fetch(
-        setting(c, "creds", options["creds"], "creds.json"),
-        setting(c, "provider", options["provider"], "github"),
-        setting(c, "user", options["user"]),
+        target(c, options["provider"], options["user"], options["creds"]),
         workers=workers,
         wait=options["wait"],
         cache=options["cache"],
@@ -119,7 +117,7 @@ def fetch(
 ) -> None:
     """Fetch every page of an API path (authenticated, paginated, rate-limit aware)."""
     if not path:
-        raise ConfigError("data.fetch needs --path", "e.g. invoke data.fetch --path /user/repos")
+        raise UsageError("data.fetch needs --path", "e.g. invoke data.fetch --path /user/repos")
     run_fetch(
         c,
         path,
@@ -198,9 +196,9 @@ def issues(
 ) -> None:
     """Fetch a repository's issues."""
     if not repo or repo.count("/") != 1:
-        raise ConfigError("data.issues needs --repo OWNER/REPO", "e.g. --repo octocat/hello")
+        raise UsageError("data.issues needs --repo OWNER/REPO", "e.g. --repo octocat/hello")
     if state not in ("open", "closed", "all"):
-        raise ConfigError(f"--state {state!r} is not open, closed or all", "pick one of those")
+        raise UsageError(f"--state {state!r} is not open, closed or all", "pick one of those")
     run_fetch(
         c,
         f"/repos/{repo}/issues",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke import Context
 
-from .common import cli_task, setting
+from .common import cli_task, target
 
 
 @cli_task(
@@ -32,7 +32,6 @@ def serve(
     from ..providers import get_provider
     from ..sandbox import Sandbox
     from ..sandbox.server import SandboxServer
-    from ..store import CredentialsFile
     from ..tokens import mask
 
     model = Sandbox(auto_approve=auto_approve)
@@ -53,7 +52,7 @@ def serve(
         "http://127.0.0.1/callback on any port"
     )
     if configure:
-        store = CredentialsFile(setting(c, "creds", creds, "creds.json"))
+        store = target(c, None, None, creds).store
         flow.configure(
             store,
             get_provider("sandbox"),

@@ -1,4 +1,4 @@
-"""The OAuth app's settings for one provider, and where each one came from.
+"""The registered OAuth client (the app) for one provider, and where each setting came from.
 
 Precedence, in one place: the process environment, then `.env`, then the credentials
 file. So a client secret can live only in the environment, never in the file.
@@ -6,38 +6,37 @@ file. So a client secret can live only in the environment, never in the file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
 from .providers import Provider
+from .settings import secret_value
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
 
 @dataclass(frozen=True)
-class App:
-    """A registered OAuth app as the flow needs it."""
+class Client:
+    """A registered OAuth client as the flow needs it (RFC 6749 §2)."""
 
     provider: Provider
     client_id: str
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)
     secret_source: str  # "environment", ".env", "file" or "none"
     redirect_uri: str
     scope: str
 
-    def require_client_id(self) -> App:
-        """This app, if it can start a dance: a client_id, and an issuer where one is needed."""
+    def require_client_id(self) -> Client:
+        """This client, if it can start a dance: a client_id, and an issuer where one is needed."""
+        name = self.provider.name
         if self.provider.oidc and not self.provider.issuer:
             raise ConfigError(
-                f"{self.provider.name!r} is an OpenID Connect provider with no issuer yet",
-                f"run `invoke auth.configure -p {self.provider.name} --issuer URL`",
+                f"{name!r} is an OpenID Connect provider with no issuer yet",
+                f"run `invoke auth.configure -p {name} --issuer URL`",
             )
         if not self.client_id:
-            name = self.provider.name
             raise ConfigError(
                 f"no client_id is configured for {name!r}",
                 f"run `invoke auth.configure -p {name} --client-id ID --client-secret SECRET` "
@@ -45,25 +44,16 @@ class App:
             )
         return self
 
-
-def dotenv_file() -> Path:
-    """The `.env` read for settings: `OAUTHDANCE_DOTENV`, else `.env` in the working folder."""
-    return Path(os.environ.get("OAUTHDANCE_DOTENV") or Path.cwd() / ".env")
-
-
-def environment_value(name: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(value, source) of a setting from the environment, else `.env`; ("", "none") if unset."""
-    environ = os.environ if environ is None else environ
-    if environ.get(name):
-        return environ[name], "environment"
-    path = dotenv_file()
-    if path.is_file():
-        from dotenv import dotenv_values
-
-        value = dotenv_values(path).get(name)
-        if value:
-            return value, ".env"
-    return "", "none"
+    def require_secret(self) -> str:
+        """The client secret, for a provider whose client authentication needs one."""
+        if not self.client_secret:
+            name = self.provider.name
+            raise ConfigError(
+                f"no client_secret for {name!r}",
+                f"set {self.provider.env_prefix}_CLIENT_SECRET (environment or .env), or run "
+                f"`invoke auth.configure -p {name} --client-secret ...`",
+            )
+        return self.client_secret
 
 
 def effective_provider(provider: Provider, record: Mapping[str, Any]) -> Provider:
@@ -72,16 +62,16 @@ def effective_provider(provider: Provider, record: Mapping[str, Any]) -> Provide
     return provider.with_overrides(overrides, "the credentials file").with_host(record.get("host"))
 
 
-def resolve_app(
+def resolve_client(
     provider: Provider, record: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> App:
-    """The app's settings for `provider`, from the environment, `.env` and its record."""
+) -> Client:
+    """The client's settings for `provider`, from the environment, `.env` and its record."""
     prefix = provider.env_prefix
-    client_id, _ = environment_value(f"{prefix}_CLIENT_ID", environ)
-    secret, source = environment_value(f"{prefix}_CLIENT_SECRET", environ)
+    client_id, _ = secret_value(f"{prefix}_CLIENT_ID", environ)
+    secret, source = secret_value(f"{prefix}_CLIENT_SECRET", environ)
     if not secret and record.get("client_secret"):
         secret, source = str(record["client_secret"]), "file"
-    return App(
+    return Client(
         provider=effective_provider(provider, record),
         client_id=client_id or str(record.get("client_id") or ""),
         client_secret=secret or None,

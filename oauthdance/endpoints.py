@@ -1,0 +1,209 @@
+"""Every call to an authorization server or a user endpoint, each as prepare → send → parse.
+
+Preparing and parsing are pure (`oauth.py`, `oidc.py`); sending is `http.call` (https or
+loopback only, no redirects, a deadline, a size limit). Client authentication is chosen
+in one place, `client_auth`. Nothing here touches the credentials file: the steps decide
+what to store, after every answer has been checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import http, oauth, oidc
+from .client import Client
+from .errors import DEVICE_ERROR_HINTS, ConfigError, NetworkError, ProviderError
+from .providers import Provider
+from .quirks import fix_token_answer
+from .tokens import TokenAnswer
+
+JSON = {"Accept": "application/json"}
+
+
+def client_auth(client: Client, authenticate: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+    """(headers, form fields) authenticating `client` as its provider wants (RFC 6749 §2.3).
+
+    `authenticate=False` identifies a public client by its client_id only (GitHub's device
+    flow needs no secret).
+    """
+    method = client.provider.client_auth if authenticate else "none"
+    secret = client.require_secret() if method != "none" else None
+    return oauth.client_authentication(method, client.client_id, secret)
+
+
+def request_token(
+    client: Client, grant_type: str, params: dict[str, Any], authenticate: bool = True
+) -> TokenAnswer:
+    """POST a grant to the token endpoint (RFC 6749 §4.1.3, §6; RFC 8628 §3.4); the checked
+    answer, or an error with advice (GitHub sends errors with HTTP 200)."""
+    provider = client.provider
+    headers, form = client_auth(client, authenticate)
+    form = {"grant_type": grant_type, **form}
+    form.update({k: str(v) for k, v in params.items() if v is not None})
+    answer = http.call("POST", provider.token_endpoint, headers={**JSON, **headers}, data=form)
+    fields = oauth.parse_token_answer(answer.content, answer.status_code, provider.code_lifetime)
+    return oauth.checked_token_answer(fix_token_answer(provider.quirks, fields))
+
+
+def request_device_code(client: Client, scope: str) -> oauth.DeviceCode:
+    """Start a device authorization (RFC 8628 §3.1)."""
+    provider = client.provider
+    if not provider.device_url:
+        raise ConfigError(
+            f"{provider.name} has no device flow (no device_url)",
+            "use `invoke auth.login` instead",
+        )
+    answer = http.call(
+        "POST",
+        provider.endpoint("device_url"),
+        headers=JSON,
+        data={"client_id": client.client_id, "scope": scope},
+    )
+    fields = oauth.answer_fields(answer.content, answer.status_code, "device endpoint")
+    if "error" in fields or answer.status_code >= 400:
+        error = fields.get("error")
+        error = error if isinstance(error, str) else f"http_{answer.status_code}"
+        description = fields.get("error_description")
+        raise ProviderError(
+            error,
+            description if isinstance(description, str) else None,
+            DEVICE_ERROR_HINTS.get(error),
+            answer.status_code,
+        )
+    return oauth.checked_device_code(fields)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whose token it is, and the scopes it carries where the provider says (GitHub does)."""
+
+    login: str
+    scopes: list[str] | None
+
+
+def fetch_identity(provider: Provider, access_token: str) -> Identity:
+    """Ask the user endpoint whose token this is."""
+    answer = http.call(
+        "GET",
+        provider.user_endpoint,
+        headers={**provider.api_headers, "Authorization": f"Bearer {access_token}"},
+    )
+    if answer.status_code == 401:
+        raise ProviderError(
+            "bad_credentials",
+            "the provider refused the token (revoked, expired or wrong)",
+            f"log in again: `invoke auth.login -p {provider.name}`",
+            401,
+        )
+    if answer.status_code >= 400:
+        raise ProviderError.from_response(
+            answer,
+            "check the provider's user endpoint (api_base + user_path, or user_url)",
+            "the user endpoint",
+        )
+    try:
+        identity = answer.json()
+    except ValueError:
+        identity = None
+    login = oauth.login_from_identity(identity, provider.login_field)
+    header = answer.headers.get(provider.scopes_header) if provider.scopes_header else None
+    return Identity(login, oauth.split_scopes(header) if header is not None else None)
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What the provider says of a token it was asked about."""
+
+    valid: bool
+    scopes: list[str] | None = None
+    login: str | None = None
+
+
+def check_token(client: Client, access_token: str) -> TokenCheck:
+    """Ask the provider whether `access_token` still works (GitHub: costs no rate limit)."""
+    answer = _about_token(client, "token_check_url", "POST", access_token)
+    if answer.status_code in (404, 422):
+        return TokenCheck(False)
+    if answer.status_code >= 400:
+        raise ProviderError.from_response(
+            answer, "check the app's client_id and client_secret", "the token check"
+        )
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise NetworkError(
+            "the token check answered with no JSON object", "check the provider's token_check_url"
+        )
+    scopes = body.get("scopes")
+    user = body.get("user")
+    login = user.get("login") if isinstance(user, dict) else None
+    return TokenCheck(
+        True,
+        [str(s) for s in scopes] if isinstance(scopes, list) else None,
+        str(login) if isinstance(login, str | int) else None,
+    )
+
+
+def revoke_token(client: Client, access_token: str) -> bool:
+    """Revoke `access_token` at the provider; True if it already counted as invalid."""
+    method = "POST" if client.provider.revocation_style == "rfc7009" else "DELETE"
+    answer = _about_token(client, "revocation_url", method, access_token)
+    if answer.status_code >= 400 and answer.status_code != 404:
+        raise ProviderError.from_response(
+            answer, "check the app's client_id and client_secret, then try again", "revocation"
+        )
+    return answer.status_code == 404
+
+
+def _about_token(client: Client, field: str, method: str, access_token: str) -> http.Answer:
+    """A request about one token, authenticated as the client (never as the user).
+
+    GitHub style: Basic auth and a JSON body. RFC 7009: a form body with the provider's
+    usual client authentication.
+    """
+    provider = client.provider
+    url = provider.app_token_endpoint(field, client.client_id)
+    if provider.revocation_style == "rfc7009":
+        headers, form = client_auth(client)
+        form = {"token": access_token, "token_type_hint": "access_token", **form}
+        return http.call(method, url, headers={**JSON, **headers}, data=form)
+    basic = oauth.basic_authorization(client.client_id, client.require_secret())
+    headers = {**provider.api_headers, "Authorization": basic}
+    return http.call(method, url, headers=headers, json_body={"access_token": access_token})
+
+
+def discover(issuer: str) -> dict[str, Any]:
+    """An OpenID Connect issuer's endpoints and methods, as provider overrides."""
+    url = oidc.discovery_url(issuer)
+    answer = http.call("GET", url, headers=JSON)
+    try:
+        meta = answer.json() if answer.status_code == 200 else None
+    except ValueError:
+        meta = None
+    if meta is None:
+        raise NetworkError(
+            f"{issuer} has no OpenID Connect discovery document (HTTP {answer.status_code})",
+            "check the issuer URL",
+        )
+    return oidc.overrides_from_metadata(meta, issuer)
+
+
+def id_token_claims(client: Client, id_token: str, nonce: str | None) -> dict[str, Any]:
+    """The claims of `id_token` once validated against the issuer's current JWKS."""
+    provider = client.provider
+    if not provider.jwks_uri or not provider.issuer:
+        raise ConfigError(
+            f"{provider.name} has no issuer/jwks_uri to check id_tokens against",
+            f"run `invoke auth.configure -p {provider.name} --issuer URL`",
+        )
+    answer = http.call("GET", provider.endpoint("jwks_uri"), headers=JSON)
+    try:
+        jwks = answer.json()
+    except ValueError as exc:
+        raise NetworkError(
+            f"unreadable JWKS at {provider.jwks_uri}", "check the provider's jwks_uri"
+        ) from exc
+    return oidc.validate_id_token(id_token, jwks, provider, client.client_id, nonce)
