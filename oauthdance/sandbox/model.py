@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
+from .faults import Faults
+
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CODE_LIFETIME = 600
 ACCESS_LIFETIME = 28800
@@ -147,17 +149,12 @@ class Sandbox:
     token_requests: int = 0
     refresh_requests: int = 0
     last_client_auth: str = ""  # how the last token request authenticated: basic/post/none
-    id_token_fault: str | None = None  # "signature", "audience", "expired" or "nonce"
     issuer: str = ""  # the server's own URL, set when it starts
     _signing_key: Any = field(default=None, repr=False)
-    fail_next_api: int = 0  # answer this many API requests with 502 (transient failures)
-    secondary_limit_next: int = 0  # answer this many API requests with a secondary limit
-    retry_after: int | None = 1  # seconds, sent with secondary-limit answers (None: absent)
-    primary_limit_status: int = 403  # GitHub answers 403 (sometimes 429) when spent
-    latency: float = 0.0  # seconds added to every API request
     rate_window: float = RATE_WINDOW
     issues_per_repo: int = 35
     orgs: dict[str, int] = field(default_factory=lambda: {"octo-org": 12})
+    faults: Faults = field(default_factory=Faults)  # failures injected for tests
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -470,11 +467,11 @@ class Sandbox:
         return KeySet([self.signing_key()]).as_dict(private=False)
 
     def id_token(self, app: App, login: str, nonce: str | None) -> str:
-        """A signed id_token; `id_token_fault` spoils one part of it, for tests."""
+        """A signed id_token; `faults.id_token_fault` spoils one part of it, for tests."""
         from joserfc import jwt
         from joserfc.jwk import RSAKey
 
-        user, now, fault = self.users[login], int(self.now()), self.id_token_fault
+        user, now, fault = self.users[login], int(self.now()), self.faults.id_token_fault
         key = self.signing_key()
         claims = {
             "iss": self.issuer,
@@ -538,22 +535,6 @@ class Sandbox:
         if token.expires_at is not None and token.expires_at <= self.now():
             return None
         return token
-
-    def take_injected_failure(self) -> bool:
-        """True if this API request should fail with a transient 502."""
-        return self._take("fail_next_api")
-
-    def take_secondary_limit(self) -> bool:
-        """True if this API request should hit a secondary rate limit."""
-        return self._take("secondary_limit_next")
-
-    def _take(self, counter: str) -> bool:
-        """Spend one from a counter of injected faults, if any are left."""
-        with self.lock:
-            left = getattr(self, counter)
-            if left > 0:
-                setattr(self, counter, left - 1)
-            return left > 0
 
     def spend_rate(self, access_token: str) -> tuple[int, int, int]:
         """Count one request: (limit, remaining after it — negative when over, reset epoch)."""
