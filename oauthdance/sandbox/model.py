@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from .faults import Faults
+from .signing import IdTokenSigner
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CODE_LIFETIME = 600
@@ -150,11 +151,11 @@ class Sandbox:
     refresh_requests: int = 0
     last_client_auth: str = ""  # how the last token request authenticated: basic/post/none
     issuer: str = ""  # the server's own URL, set when it starts
-    _signing_key: Any = field(default=None, repr=False)
     rate_window: float = RATE_WINDOW
     issues_per_repo: int = 35
     orgs: dict[str, int] = field(default_factory=lambda: {"octo-org": 12})
     faults: Faults = field(default_factory=Faults)  # failures injected for tests
+    signer: IdTokenSigner = field(default_factory=IdTokenSigner, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -452,27 +453,9 @@ class Sandbox:
 
     # -- OpenID Connect -------------------------------------------------------------------
 
-    def signing_key(self) -> Any:
-        """The RSA key id_tokens are signed with, made on first use (joserfc)."""
-        from joserfc.jwk import RSAKey
-
-        with self.lock:
-            if self._signing_key is None:
-                self._signing_key = RSAKey.generate_key(2048, auto_kid=True)
-            return self._signing_key
-
-    def jwks(self) -> dict[str, Any]:
-        from joserfc.jwk import KeySet
-
-        return KeySet([self.signing_key()]).as_dict(private=False)
-
     def id_token(self, app: App, login: str, nonce: str | None) -> str:
-        """A signed id_token; `faults.id_token_fault` spoils one part of it, for tests."""
-        from joserfc import jwt
-        from joserfc.jwk import RSAKey
-
-        user, now, fault = self.users[login], int(self.now()), self.faults.id_token_fault
-        key = self.signing_key()
+        """A signed id_token naming the user to the app; `faults.id_token_fault` spoils it."""
+        user, now = self.users[login], int(self.now())
         claims = {
             "iss": self.issuer,
             "sub": str(user.id),
@@ -485,15 +468,7 @@ class Sandbox:
         }
         if nonce:
             claims["nonce"] = nonce
-        if fault == "audience":
-            claims["aud"] = "someone-else"
-        elif fault == "expired":
-            claims["exp"] = now - 3600
-        elif fault == "nonce":
-            claims["nonce"] = "not-the-nonce-that-was-sent"
-        elif fault == "signature":
-            key = RSAKey.generate_key(2048, auto_kid=False)
-        return jwt.encode({"alg": "RS256", "kid": self.signing_key().kid}, claims, key)
+        return self.signer.sign(claims, self.faults.id_token_fault)
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """One user endpoint that answers in every provider's field names."""

@@ -215,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def jwks(self) -> None:
-        self._json(200, self.server.model.jwks())
+        self._json(200, self.server.model.signer.jwks())
 
     def userinfo(self) -> None:
         scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
