@@ -173,6 +173,11 @@ class Sandbox:
         with self.lock:
             self.clock_offset += seconds
 
+    def set_default_issuer(self, url: str) -> None:
+        """The server's own URL names the issuer, unless one was chosen before it started."""
+        with self.lock:
+            self.issuer = self.issuer or url
+
     def register_app(
         self,
         callback_url: str = "http://127.0.0.1/callback",
@@ -498,8 +503,13 @@ class Sandbox:
             token = self.tokens.get(value) or self.tokens.get(self.refresh_index.get(value, ""))
             if token is None or token.client_id != app.client_id:
                 return False
-            token.revoked = True
+            self.revoke_token(token)
             return True
+
+    def revoke_token(self, token: Token) -> None:
+        """Revoke an issued token, under the lock the server's threads share."""
+        with self.lock:
+            token.revoked = True
 
     # -- API ----------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.model = model
         self.verbose = verbose
         self.pages = PageCache()
-        model.issuer = model.issuer or self.url
+        model.set_default_issuer(self.url)
 
     @property
     def url(self) -> str:
@@ -372,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(status, {"message": exc.description, "documentation_url": DOCS})
             return
         if self.command == "DELETE":
-            token.revoked = True
+            self.server.model.revoke_token(token)
             self._send(204, b"", "application/json")
             return
         self._json(
