@@ -1,8 +1,9 @@
 """The sandbox's state and rules: apps, users, codes and tokens, behaving as GitHub does.
 
-Pure logic with a movable clock; `server.py` puts HTTP in front of it. Facts follow
-GitHub's docs: codes live 10 minutes and work once; token errors come with HTTP 200;
-a loopback callback accepts any port; expiring tokens rotate their refresh token.
+Pure logic with a movable clock; `server.py` puts HTTP in front of it, `faults.py` holds
+the failures tests inject and `signing.py` signs id_tokens. Facts follow GitHub's docs:
+codes live 10 minutes and work once; token errors come with HTTP 200; a loopback
+callback accepts any port; expiring tokens rotate their refresh token.
 """
 
 from __future__ import annotations
