@@ -117,12 +117,12 @@ def main() -> None:
         out = Path(tmp)
         # Warm the sandbox's page cache with latency off, so every variant meets the same
         # server: one that answers in `latency` seconds, with no CPU cost of its own.
-        model.latency, model.users["octocat"].repo_count = 0, args.items
+        model.faults.latency, model.users["octocat"].repo_count = 0, args.items
         for page in range(1, pages + 1):
             requests.get(
                 f"{first}&page={page}", headers={"Authorization": f"Bearer {token}"}, timeout=30
             )
-        model.latency = args.latency
+        model.faults.latency = args.latency
         rows = [
             run(
                 "baseline (requests.get per page)",

@@ -87,7 +87,7 @@ def test_primary_limit_waits_for_the_reset(sandbox: RunningSandbox, creds: Path)
 def test_primary_limit_429_is_understood_too(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.rate_limit, sandbox.model.rate_window = 5, 1.5
     sandbox.model.rate.clear()
-    sandbox.model.primary_limit_status = 429
+    sandbox.model.faults.primary_limit_status = 429
     done = fetch(creds, "--path", "/user/repos", "--workers", "4", "--format", "ndjson")
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1234
@@ -107,7 +107,7 @@ def test_no_wait_stops_keeping_what_was_fetched(
 
 
 def test_secondary_limit_honours_retry_after(sandbox: RunningSandbox, creds: Path) -> None:
-    sandbox.model.secondary_limit_next, sandbox.model.retry_after = 2, 1
+    sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 2, 1
     done = fetch(creds, "--path", "/orgs/octo-org/repos")
     assert done.returncode == 0, done.stderr
     assert "secondary rate limit: waiting 1 s" in done.stderr
@@ -117,7 +117,7 @@ def test_secondary_limit_honours_retry_after(sandbox: RunningSandbox, creds: Pat
 def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
     sandbox: RunningSandbox, creds: Path
 ) -> None:
-    sandbox.model.secondary_limit_next, sandbox.model.retry_after = 2, None
+    sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 2, None
     now = [1_000_000.0]
     slept: list[float] = []
 
@@ -133,10 +133,10 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
 
 
 def test_transient_502s_are_retried(sandbox: RunningSandbox, creds: Path) -> None:
-    sandbox.model.fail_next_api = 3
+    sandbox.model.faults.fail_next_api = 3
     done = fetch(creds, "--path", "/orgs/octo-org/repos")
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)) == 12 and sandbox.model.fail_next_api == 0
+    assert len(json.loads(done.stdout)) == 12 and sandbox.model.faults.fail_next_api == 0
 
 
 def test_unchanged_pages_are_304s_that_cost_no_rate_limit(

@@ -248,9 +248,9 @@ def test_session_sends_headers_refreshes_after_401_and_retries_5xx(
     assert answer.status_code == 200 and sandbox.model.refresh_requests == 1
     stored = CredentialsFile(path).record("sandbox")["tokens"]["octocat"]
     assert stored["access_token"] != first["access_token"]
-    sandbox.model.fail_next_api = 2
+    sandbox.model.faults.fail_next_api = 2
     assert session.get("/user/repos").status_code == 200
-    assert sandbox.model.fail_next_api == 0
+    assert sandbox.model.faults.fail_next_api == 0
 
 
 def test_not_logged_in_is_a_clear_error(tmp_path: Path) -> None:

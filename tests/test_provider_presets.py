@@ -292,7 +292,7 @@ def test_bad_id_token_is_refused_and_nothing_is_stored(
 ) -> None:
     creds = tmp_path / "creds.json"
     discover_and_start(sandbox, creds)
-    sandbox.model.id_token_fault = fault
+    sandbox.model.faults.id_token_fault = fault
     before = creds.read_bytes()
     done = run_invoke("auth.exchange", "-p", "myidp", "--creds", str(creds))
     assert done.returncode != 0 and "Traceback" not in done.stderr
@@ -303,7 +303,7 @@ def test_bad_id_token_is_refused_and_nothing_is_stored(
 def test_id_token_errors_name_the_claim(sandbox: RunningSandbox, tmp_path: Path) -> None:
     creds = tmp_path / "creds.json"
     discover_and_start(sandbox, creds)
-    sandbox.model.id_token_fault = "audience"
+    sandbox.model.faults.id_token_fault = "audience"
     store = CredentialsFile(creds)
     provider = get_provider("myidp", None, store.record("myidp"))
     with pytest.raises(IdTokenInvalid, match="aud"):

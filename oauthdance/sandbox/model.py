@@ -1,8 +1,9 @@
 """The sandbox's state and rules: apps, users, codes and tokens, behaving as GitHub does.
 
-Pure logic with a movable clock; `server.py` puts HTTP in front of it. Facts follow
-GitHub's docs: codes live 10 minutes and work once; token errors come with HTTP 200;
-a loopback callback accepts any port; expiring tokens rotate their refresh token.
+Pure logic with a movable clock; `server.py` puts HTTP in front of it, `faults.py` holds
+the failures tests inject and `signing.py` signs id_tokens. Facts follow GitHub's docs:
+codes live 10 minutes and work once; token errors come with HTTP 200; a loopback
+callback accepts any port; expiring tokens rotate their refresh token.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
+
+from .faults import Faults
+from .signing import IdTokenSigner
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CODE_LIFETIME = 600
@@ -147,17 +151,12 @@ class Sandbox:
     token_requests: int = 0
     refresh_requests: int = 0
     last_client_auth: str = ""  # how the last token request authenticated: basic/post/none
-    id_token_fault: str | None = None  # "signature", "audience", "expired" or "nonce"
     issuer: str = ""  # the server's own URL, set when it starts
-    _signing_key: Any = field(default=None, repr=False)
-    fail_next_api: int = 0  # answer this many API requests with 502 (transient failures)
-    secondary_limit_next: int = 0  # answer this many API requests with a secondary limit
-    retry_after: int | None = 1  # seconds, sent with secondary-limit answers (None: absent)
-    primary_limit_status: int = 403  # GitHub answers 403 (sometimes 429) when spent
-    latency: float = 0.0  # seconds added to every API request
     rate_window: float = RATE_WINDOW
     issues_per_repo: int = 35
     orgs: dict[str, int] = field(default_factory=lambda: {"octo-org": 12})
+    faults: Faults = field(default_factory=Faults)  # failures injected for tests
+    signer: IdTokenSigner = field(default_factory=IdTokenSigner, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -174,6 +173,11 @@ class Sandbox:
         """Move the sandbox's clock (tests of expiry)."""
         with self.lock:
             self.clock_offset += seconds
+
+    def set_default_issuer(self, url: str) -> None:
+        """The server's own URL names the issuer, unless one was chosen before it started."""
+        with self.lock:
+            self.issuer = self.issuer or url
 
     def register_app(
         self,
@@ -455,27 +459,9 @@ class Sandbox:
 
     # -- OpenID Connect -------------------------------------------------------------------
 
-    def signing_key(self) -> Any:
-        """The RSA key id_tokens are signed with, made on first use (joserfc)."""
-        from joserfc.jwk import RSAKey
-
-        with self.lock:
-            if self._signing_key is None:
-                self._signing_key = RSAKey.generate_key(2048, auto_kid=True)
-            return self._signing_key
-
-    def jwks(self) -> dict[str, Any]:
-        from joserfc.jwk import KeySet
-
-        return KeySet([self.signing_key()]).as_dict(private=False)
-
     def id_token(self, app: App, login: str, nonce: str | None) -> str:
-        """A signed id_token; `id_token_fault` spoils one part of it, for tests."""
-        from joserfc import jwt
-        from joserfc.jwk import RSAKey
-
-        user, now, fault = self.users[login], int(self.now()), self.id_token_fault
-        key = self.signing_key()
+        """A signed id_token naming the user to the app; `faults.id_token_fault` spoils it."""
+        user, now = self.users[login], int(self.now())
         claims = {
             "iss": self.issuer,
             "sub": str(user.id),
@@ -488,15 +474,7 @@ class Sandbox:
         }
         if nonce:
             claims["nonce"] = nonce
-        if fault == "audience":
-            claims["aud"] = "someone-else"
-        elif fault == "expired":
-            claims["exp"] = now - 3600
-        elif fault == "nonce":
-            claims["nonce"] = "not-the-nonce-that-was-sent"
-        elif fault == "signature":
-            key = RSAKey.generate_key(2048, auto_kid=False)
-        return jwt.encode({"alg": "RS256", "kid": self.signing_key().kid}, claims, key)
+        return self.signer.sign(claims, self.faults.id_token_fault)
 
     def userinfo(self, token: Token) -> dict[str, Any]:
         """One user endpoint that answers in every provider's field names."""
@@ -526,8 +504,13 @@ class Sandbox:
             token = self.tokens.get(value) or self.tokens.get(self.refresh_index.get(value, ""))
             if token is None or token.client_id != app.client_id:
                 return False
-            token.revoked = True
+            self.revoke_token(token)
             return True
+
+    def revoke_token(self, token: Token) -> None:
+        """Revoke an issued token, under the lock the server's threads share."""
+        with self.lock:
+            token.revoked = True
 
     # -- API ----------------------------------------------------------------------------
 
@@ -538,22 +521,6 @@ class Sandbox:
         if token.expires_at is not None and token.expires_at <= self.now():
             return None
         return token
-
-    def take_injected_failure(self) -> bool:
-        """True if this API request should fail with a transient 502."""
-        return self._take("fail_next_api")
-
-    def take_secondary_limit(self) -> bool:
-        """True if this API request should hit a secondary rate limit."""
-        return self._take("secondary_limit_next")
-
-    def _take(self, counter: str) -> bool:
-        """Spend one from a counter of injected faults, if any are left."""
-        with self.lock:
-            left = getattr(self, counter)
-            if left > 0:
-                setattr(self, counter, left - 1)
-            return left > 0
 
     def spend_rate(self, access_token: str) -> tuple[int, int, int]:
         """Count one request: (limit, remaining after it — negative when over, reset epoch)."""

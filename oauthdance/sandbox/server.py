@@ -66,7 +66,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.model = model
         self.verbose = verbose
         self.pages = PageCache()
-        model.issuer = model.issuer or self.url
+        model.set_default_issuer(self.url)
 
     @property
     def url(self) -> str:
@@ -215,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def jwks(self) -> None:
-        self._json(200, self.server.model.jwks())
+        self._json(200, self.server.model.signer.jwks())
 
     def userinfo(self) -> None:
         scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
@@ -275,11 +275,12 @@ class Handler(BaseHTTPRequestHandler):
     def _api(self, resource: Callable[..., rest.Resource], *args: str) -> None:
         """Serve one REST resource as GitHub does: auth, limits, pagination, ETags."""
         model = self.server.model
-        if model.take_injected_failure():
+        faults = model.faults
+        if faults.take_injected_failure():
             self._send(502, b"Bad Gateway", "text/plain")
             return
-        if model.latency:
-            time.sleep(model.latency)
+        if faults.latency:
+            time.sleep(faults.latency)
         scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() not in ("bearer", "token") or not value:
             self._json(401, {"message": "Requires authentication", "documentation_url": DOCS})
@@ -289,9 +290,9 @@ class Handler(BaseHTTPRequestHandler):
             self._json(401, {"message": "Bad credentials", "documentation_url": DOCS})
             return
         headers = {"X-OAuth-Scopes": ", ".join(token.scopes), "X-Accepted-OAuth-Scopes": ""}
-        if model.take_secondary_limit():
-            if model.retry_after is not None:
-                headers["Retry-After"] = str(model.retry_after)
+        if faults.take_secondary_limit():
+            if faults.retry_after is not None:
+                headers["Retry-After"] = str(faults.retry_after)
             self._json(
                 403,
                 {
@@ -326,7 +327,7 @@ class Handler(BaseHTTPRequestHandler):
             }
         )
         if remaining < 0:
-            status = 429 if model.primary_limit_status == 429 else 403
+            status = 429 if faults.primary_limit_status == 429 else 403
             self._json(
                 status,
                 {
@@ -371,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(status, {"message": exc.description, "documentation_url": DOCS})
             return
         if self.command == "DELETE":
-            token.revoked = True
+            self.server.model.revoke_token(token)
             self._send(204, b"", "application/json")
             return
         self._json(
