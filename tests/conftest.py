@@ -1,35 +1,110 @@
-"""Shared fixtures: an isolated working folder, a live sandbox, and a way to run invoke."""
+"""Shared fixtures: an isolated working folder, a live sandbox, and ways to run invoke.
+
+`run_invoke` runs the tasks in this process (milliseconds instead of half a second for a
+fresh interpreter) and reports like a process: exit code, stdout, stderr. Tests where
+separate processes are the point use `run_invoke_process` instead.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
 import os
+import pkgutil
 import re
 import subprocess
 import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any, TextIO
 
 import pytest
 import requests
 
-from oauthdance.sandbox import App, RunningSandbox, Sandbox
-
 ROOT = Path(__file__).resolve().parents[1]
+STREAMS = ("stdin", "stdout", "stderr")
+
+
+class _LateStream:
+    """Stands for `sys.<name>` as it is when used, not as it was when a module was imported.
+
+    Some of the package binds `sys.stderr`/`sys.stdin` as default arguments at import time
+    (`login.login`, `device.device_login`, `Progress`, `CallbackServer.wait`); a process
+    has one stderr for its life, but `run_invoke` swaps the streams per call. Importing the
+    package while these stand in for the streams lets its messages reach the swapped ones.
+    """
+
+    def __init__(self, name: str, fallback: TextIO) -> None:
+        self._name, self._fallback = name, fallback
+
+    def _current(self) -> TextIO:
+        current = getattr(sys, self._name)
+        return self._fallback if current is self else current
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._current(), attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+
+def _import_package_with_late_streams() -> None:
+    """Import every `oauthdance` module now, with `_LateStream`s in place of sys.std*."""
+    import oauthdance
+
+    early = sorted(name for name in sys.modules if name.startswith("oauthdance."))
+    assert not early, f"imported before conftest could make their streams late-bound: {early}"
+    saved = [getattr(sys, name) for name in STREAMS]
+    for name, stream in zip(STREAMS, saved, strict=True):
+        setattr(sys, name, _LateStream(name, stream))
+    try:
+        for module in pkgutil.walk_packages(oauthdance.__path__, "oauthdance."):
+            importlib.import_module(module.name)
+    finally:
+        for name, stream in zip(STREAMS, saved, strict=True):
+            setattr(sys, name, stream)
+
+
+_import_package_with_late_streams()
+
+from invoke import Collection, Program, Task  # noqa: E402
+from invoke import __version__ as invoke_version  # noqa: E402
+
+from oauthdance.sandbox import App, RunningSandbox, Sandbox  # noqa: E402
+from oauthdance.tasks import namespace  # noqa: E402
+
+# -- isolation --------------------------------------------------------------------------------
+
 ENV_PREFIXES = ("OAUTHDANCE_", "GITHUB_", "GH_", "SANDBOX_", "INVOKE_")
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test works in its own folder with no provider settings leaking in."""
     for key in list(os.environ):
         if key.startswith(ENV_PREFIXES):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    yield tmp_path
+    while _unfinished:  # a test that failed half-way leaves nothing running for the next
+        _unfinished.pop()()
+
+
+_unfinished: list[Callable[[], None]] = []
+
+
+def stop_at_teardown(stop: Callable[[], None]) -> Callable[[], None]:
+    """Have `isolated` call `stop` after the test; returns what cancels that."""
+    _unfinished.append(stop)
+    return lambda: _unfinished.remove(stop) if stop in _unfinished else None
 
 
 @pytest.fixture
-def sandbox() -> RunningSandbox:
+def sandbox() -> Iterator[RunningSandbox]:
     with RunningSandbox(Sandbox()) as running:
         yield running
 
@@ -44,12 +119,145 @@ def creds_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return tmp_path / f"creds.{request.param}"
 
 
+@pytest.fixture
+def configured_creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
+    """creds.json with the sandbox's app configured by `auth.configure`, no token yet."""
+    path = tmp_path / "creds.json"
+    done = run_invoke(*configure_args(sandbox, app, path))
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+# -- running invoke ---------------------------------------------------------------------------
+
+
+def _tasks(collection: Collection) -> Iterator[Task]:
+    yield from collection.tasks.values()
+    for sub in collection.collections.values():
+        yield from _tasks(sub)
+
+
+# invoke pops a task's flag help out of `task.help` when it first builds the task's flags,
+# which a process does once; every in-process run gets it back from this copy.
+_FLAG_HELP = {id(task): dict(task.help) for task in _tasks(namespace())}
+
+
+def fresh_namespace() -> Collection:
+    """The project's tasks as a new process sees them (flag help included)."""
+    collection = namespace()
+    for task in _tasks(collection):
+        task.help = dict(_FLAG_HELP[id(task)])
+    return collection
+
+
+def captured_stream(errors: str = "strict") -> io.TextIOWrapper:
+    """A stdout/stderr to run tasks with: text, with a `.buffer` for the bytes they write."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=errors, write_through=True)
+
+
+def captured_text(stream: io.TextIOWrapper) -> str:
+    """What was written, read the way `subprocess.run(text=True)` reads a pipe."""
+    stream.flush()
+    data = stream.buffer.getvalue()  # type: ignore[attr-defined]
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+@contextlib.contextmanager
+def _environment(overrides: Mapping[str, str] | None) -> Iterator[None]:
+    """`overrides` in os.environ for the duration (the tasks read it when they run)."""
+    saved = {key: os.environ.get(key) for key in overrides or {}}
+    os.environ.update(overrides or {})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _exit_status(code: object, stderr: TextIO) -> int:
+    """The status a process would end with after `sys.exit(code)`."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=stderr)  # what Python prints for sys.exit("message")
+    return 1
+
+
+_one_at_a_time = threading.Lock()
+
+
+def invoke_in_process(
+    args: list[str],
+    *,
+    stdin: TextIO,
+    stdout: TextIO,
+    stderr: TextIO,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """`invoke ARGS` with this project's tasks, in this process; returns the exit status.
+
+    Streams and environment are the process's own, so only one runs at a time. Anything
+    but SystemExit escaping the tasks is reported as the interpreter would: a traceback
+    on stderr and status 1.
+    """
+    if not _one_at_a_time.acquire(blocking=False):
+        raise RuntimeError("an in-process invoke is already running (streams are process-wide)")
+    saved = [getattr(sys, name) for name in STREAMS]
+    try:
+        with _environment(env):
+            sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
+            try:
+                program = Program(  # named as `python -m invoke` names itself
+                    namespace=fresh_namespace(),
+                    name="Invoke",
+                    binary="inv[oke]",
+                    binary_names=["invoke", "inv"],
+                    version=invoke_version,
+                )
+                program.run(["invoke", *args], exit=True)
+                status = 0
+            except SystemExit as exc:
+                status = _exit_status(exc.code, stderr)
+            except Exception:
+                traceback.print_exc(file=stderr)
+                status = 1
+            finally:
+                sys.stdin, sys.stdout, sys.stderr = saved
+                stdout.flush()
+                stderr.flush()
+    finally:
+        _one_at_a_time.release()
+    return status
+
+
 def run_invoke(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`invoke ARGS` in this process, from the test's folder, reported like a process."""
+    stdout, stderr = captured_stream(), captured_stream("backslashreplace")
+    status = invoke_in_process(
+        list(args), stdin=io.StringIO(input or ""), stdout=stdout, stderr=stderr, env=env
+    )
+    return subprocess.CompletedProcess(
+        ["invoke", *args], status, captured_text(stdout), captured_text(stderr)
+    )
+
+
+def invoke_command(*args: str) -> list[str]:
+    """The command line of a real `invoke ARGS` with this project's tasks.py."""
+    return [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args]
+
+
+def run_invoke_process(
     *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """`invoke ARGS` in a fresh process, from the test's folder, with this project's tasks."""
+    """`invoke ARGS` in a fresh process: for tests where a separate process is the point."""
     return subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(ROOT), *args],
+        invoke_command(*args),
         capture_output=True,
         text=True,
         input=input,

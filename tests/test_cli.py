@@ -152,15 +152,15 @@ def test_sandbox_serve_configures_itself_and_prints_no_secret(tmp_path: Path) ->
     import time
 
     import requests
-    from login_helpers import LoginProcess
+    from login_helpers import InvokeProcess, InvokeThread
 
     creds = tmp_path / "creds.json"
-    served = LoginProcess("sandbox.serve", "--port", "0", "--creds", str(creds))
+    served = InvokeProcess("sandbox.serve", "--port", "0", "--creds", str(creds))
     deadline = time.monotonic() + 20
     while "client_id" not in (creds.read_text() if creds.exists() else ""):
         assert time.monotonic() < deadline, "sandbox.serve did not configure the file"
         time.sleep(0.05)
-    login = LoginProcess("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    login = InvokeThread("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
     from conftest import browser_approve
 
     location = browser_approve(login.authorize_url())  # the served consent page
