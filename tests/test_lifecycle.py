@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import run_invoke
+from conftest import run_invoke, serving
 from lifecycle_helpers import expire, logged_in
 
 import oauthdance
@@ -274,7 +274,7 @@ def test_session_sends_the_token_to_its_own_api_only(
     logged_in(sandbox, app, path, scope="repo")
     session = oauthdance.session("sandbox", creds=path)
     seen: list[str | None] = []
-    with RunningSandbox() as other:  # another host: same code, other port
+    with serving() as other:  # another host: same code, other port
         session.hooks["response"].append(
             lambda r, *a, **k: seen.append(r.request.headers.get("Authorization"))
         )
