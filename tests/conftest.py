@@ -8,6 +8,7 @@ separate processes are the point use `run_invoke_process` instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import os
@@ -71,23 +72,62 @@ def _import_package_with_late_streams() -> None:
 
 _import_package_with_late_streams()
 
-from invoke import Collection, Program, Task  # noqa: E402
+from invoke import Collection, Config, Program, Task  # noqa: E402
 from invoke import __version__ as invoke_version  # noqa: E402
 
+from oauthdance.providers import load_providers  # noqa: E402
 from oauthdance.sandbox import App, RunningSandbox, Sandbox  # noqa: E402
 from oauthdance.tasks import namespace  # noqa: E402
 
 # -- isolation --------------------------------------------------------------------------------
 
-ENV_PREFIXES = ("OAUTHDANCE_", "GITHUB_", "GH_", "SANDBOX_", "INVOKE_")
+# What the package reads from the environment besides each provider's own variables (those
+# come from the provider list: see `provider_variables`). Proxy variables are matched by
+# suffix, as urllib's getproxies() reads them: any `*_proxy`, in any case.
+OWN_PREFIXES = ("OAUTHDANCE_", "INVOKE_")
+UNPREFIXED = (
+    "SSH_CONNECTION",  # login.is_remote_session
+    "SSH_CLIENT",
+    "SSH_TTY",
+    "DISPLAY",  # login.has_display
+    "WAYLAND_DISPLAY",
+    "BROWSER",  # webbrowser, behind `auth.url --open` and the login's browser
+    "REQUESTS_CA_BUNDLE",  # api.read_environment_once, and requests itself
+    "CURL_CA_BUNDLE",
+)
+
+
+@functools.cache
+def provider_variables() -> tuple[tuple[str, ...], frozenset[str]]:
+    """(`<PREFIX>_` of every preset, every preset's token variable): what providers read.
+
+    Called once the OAUTHDANCE_* variables are gone, so these are the presets only.
+    """
+    providers = load_providers().values()
+    prefixes = tuple(sorted({f"{p.env_prefix}_" for p in providers}))
+    return prefixes, frozenset(name for p in providers for name in p.token_env)
+
+
+def leaks_in(name: str) -> bool:
+    """Would this variable of the outer environment change what the package does?"""
+    prefixes, token_names = provider_variables()
+    return (
+        name.startswith(OWN_PREFIXES + prefixes)
+        or name in token_names
+        or name in UNPREFIXED
+        or name.lower().endswith("_proxy")
+    )
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Each test works in its own folder with no provider settings leaking in."""
-    for key in list(os.environ):
-        if key.startswith(ENV_PREFIXES):
-            monkeypatch.delenv(key)
+    """Each test works in its own folder, which is also HOME (so no ~/.invoke.yaml, no
+    ~/.netrc), with no provider settings, proxies or session hints leaking in."""
+    for key in [k for k in os.environ if k.startswith(OWN_PREFIXES)]:
+        monkeypatch.delenv(key)
+    for key in [k for k in os.environ if leaks_in(k)]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
     while _unfinished:  # a test that failed half-way leaves nothing running for the next
@@ -145,6 +185,15 @@ def configured_creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
 
 
 # -- running invoke ---------------------------------------------------------------------------
+
+
+class _NoSystemConfig(Config):
+    """invoke's configuration without this machine's /etc/invoke.yaml (and, HOME being the
+    test's folder, without the user's ~/.invoke.yaml)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("system_prefix", f"{Path.home()}/no-system-config/")
+        super().__init__(*args, **kwargs)
 
 
 def _tasks(collection: Collection) -> Iterator[Task]:
@@ -233,6 +282,7 @@ def invoke_in_process(
                     binary="inv[oke]",
                     binary_names=["invoke", "inv"],
                     version=invoke_version,
+                    config_class=_NoSystemConfig,
                 )
                 program.run(["invoke", *args], exit=True)
                 status = 0

@@ -1,13 +1,75 @@
-"""The test harness itself: `run_invoke` reports what a real `invoke` process would."""
+"""The test harness itself: nothing leaks in from the outer environment, and `run_invoke`
+reports what a real `invoke` process would."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import run_invoke, run_invoke_process
 
 from oauthdance import flow
+from oauthdance.providers import load_providers
+
+# Set in the outer environment for this module's tests; the autouse `isolated` fixture
+# (function-scoped, so it runs after this module-scoped one) must take every one away.
+NOTABLE = {
+    "GITLAB_CLIENT_ID": "leaked-gitlab-id",
+    "GITHUB_TOKEN": "gho_leaked",
+    "GH_TOKEN": "gho_leaked",
+    "OAUTHDANCE_PROVIDER": "gitlab",
+    "OAUTHDANCE_CREDS": "leaked.json",
+    "INVOKE_OAUTHDANCE_CREDS": "leaked.json",
+    "INVOKE_RUNTIME_CONFIG": "/nonexistent/invoke.yaml",
+    "SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22",
+    "DISPLAY": ":0",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "all_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "example.com",
+    "REQUESTS_CA_BUNDLE": "/nonexistent/ca.pem",
+}
+
+
+def every_providers_variables() -> dict[str, str]:
+    """<PREFIX>_CLIENT_ID / _CLIENT_SECRET and the token variables of every preset."""
+    leaked: dict[str, str] = {}
+    for provider in load_providers().values():
+        for suffix in ("CLIENT_ID", "CLIENT_SECRET"):
+            leaked[f"{provider.env_prefix}_{suffix}"] = f"leaked-{suffix.lower()}"
+        leaked.update(dict.fromkeys(provider.token_env, "leaked-token"))
+    return leaked
+
+
+@pytest.fixture(scope="module")
+def outer_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The developer's shell: provider settings, proxies, an SSH session, a ~/.invoke.yaml."""
+    home = tmp_path_factory.mktemp("outer-home")
+    (home / ".invoke.yaml").write_text("oauthdance:\n  creds: leaked.json\n  provider: gitlab\n")
+    leaked = {**every_providers_variables(), **NOTABLE, "HOME": str(home)}
+    with pytest.MonkeyPatch.context() as outer:
+        for name, value in leaked.items():
+            outer.setenv(name, value)
+        yield leaked
+
+
+def test_the_outer_environment_does_not_leak_in(
+    outer_environment: dict[str, str], tmp_path: Path
+) -> None:
+    import os
+
+    assert not {name for name in outer_environment if name != "HOME"} & set(os.environ)
+    assert Path.home() == tmp_path  # so the outer ~/.invoke.yaml is not read
+    done = run_invoke("auth.configure", "--client-id", "mine", "--json")
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["provider"] == "github" and shown["client_id"] == "mine"
+    assert shown["creds"] == "creds.json" and not (tmp_path / "leaked.json").exists()
+    status = run_invoke("auth.status", "--json")
+    assert [row["provider"] for row in json.loads(status.stdout)] == ["github"]
+    assert "leaked" not in status.stdout + status.stderr
 
 
 def test_run_invoke_reports_what_the_real_process_reports(tmp_path: Path) -> None:
