@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import browser_approve
 
 from oauthdance import flow
-from oauthdance.providers import get_provider
+from oauthdance.providers import Provider, get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 
@@ -31,11 +31,19 @@ def logged_in(
         scope=scope,
         host=sandbox.host,
     )
+    headless_login(creds, provider, login)
+    return creds.record("sandbox")["tokens"][login]
+
+
+def headless_login(
+    creds: CredentialsFile, provider: Provider, login: str | None = None
+) -> flow.Verified:
+    """The dance after configure, the browser played by `browser_approve`: url → approve as
+    `login` (else the sandbox's default user) → code → exchange → verify."""
     started = flow.start_authorization(creds, provider)
     flow.store_code(creds, provider, url=browser_approve(started.url, login=login))
     flow.exchange_code(creds, provider)
-    flow.verify_token(creds, provider, only=started.state)
-    return creds.record("sandbox")["tokens"][login]
+    return flow.verify_token(creds, provider, only=started.state)[0]
 
 
 def expire(path: Path, sandbox: RunningSandbox, login: str = "octocat") -> None:
