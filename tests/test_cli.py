@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,11 @@ def test_every_task_documents_every_flag() -> None:
         done = run_invoke("--help", name)
         assert done.returncode == 0
         options = [line for line in done.stdout.splitlines() if line.strip().startswith("-")]
-        assert options and all(len(line.split(None, 1)) == 2 for line in options), done.stdout
+        # a flag's line is its spelling, a gap of two or more spaces, then its help
+        # (the spelling itself has spaces: "-c STRING, --creds=STRING")
+        assert options and all(
+            len(re.split(r"\s{2,}", line.strip(), maxsplit=1)) == 2 for line in options
+        ), done.stdout
 
 
 def test_creds_from_invoke_config_then_environment(
