@@ -11,6 +11,7 @@ import pytest
 import requests
 from conftest import run_invoke, serving
 from lifecycle_helpers import expire, logged_in
+from process_targets import token_at_once
 
 import oauthdance
 from oauthdance import lifecycle
@@ -139,11 +140,6 @@ def test_old_refresh_token_is_kept_when_the_answer_omits_one(
     assert fresh["scope"] == old["scope"]
 
 
-def _race(path: str, barrier: object, out: object) -> None:
-    barrier.wait()  # type: ignore[attr-defined]
-    out.put(oauthdance.token("sandbox", creds=path))  # type: ignore[attr-defined]
-
-
 def test_two_processes_racing_refresh_only_once(
     sandbox: RunningSandbox, app: App, tmp_path: Path
 ) -> None:
@@ -152,7 +148,7 @@ def test_two_processes_racing_refresh_only_once(
     expire(path, sandbox)
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(path), barrier, out)) for _ in range(2)]
+    procs = [ctx.Process(target=token_at_once, args=(str(path), barrier, out)) for _ in range(2)]
     for proc in procs:
         proc.start()
     tokens = [out.get(timeout=60) for _ in procs]
