@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from html.parser import HTMLParser
@@ -25,6 +26,7 @@ from typing import Any, TextIO
 
 import pytest
 import requests
+import urllib3.util.retry
 
 ROOT = Path(__file__).resolve().parents[1]
 STREAMS = ("stdin", "stdout", "stderr")
@@ -168,6 +170,24 @@ def sandbox() -> Iterator[RunningSandbox]:
 @pytest.fixture
 def app(sandbox: RunningSandbox) -> App:
     return sandbox.model.register_app("http://127.0.0.1/callback")
+
+
+class _NoWaitTime:
+    """The `time` module as urllib3's Retry sees it, but its backoff sleeps return at once."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+@pytest.fixture
+def instant_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """urllib3 retries without its backoff sleeps: up to 0.3, 0.6 and 1.2 s (plus jitter) of
+    real time for every request it retries. What is retried, and how often, is unchanged."""
+    monkeypatch.setattr(urllib3.util.retry, "time", _NoWaitTime())
 
 
 @pytest.fixture(params=["json", "yaml"])

@@ -131,6 +131,7 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
     assert sum(slept) == pytest.approx(SECONDARY_MIN_WAIT * 3)  # 60 s, then 120 s
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_transient_502s_are_retried(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.fail_next_api = 3
     done = fetch(creds, "--path", "/orgs/octo-org/repos")
@@ -260,6 +261,7 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     assert quiet.getvalue() == ""  # not a terminal: nothing
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_unreachable_api_is_a_clear_error(
     sandbox: RunningSandbox, app: App, tmp_path: Path
 ) -> None:

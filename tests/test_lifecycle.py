@@ -227,6 +227,7 @@ def test_environment_token_wins_and_status_warns(
     assert "gho_fromtheenvironment0000" not in done.stdout
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_session_sends_headers_refreshes_after_401_and_retries_5xx(
     sandbox: RunningSandbox, app: App, tmp_path: Path
 ) -> None:
