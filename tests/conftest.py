@@ -77,6 +77,8 @@ _import_package_with_late_streams()
 from invoke import Collection, Config, Program, Task  # noqa: E402
 from invoke import __version__ as invoke_version  # noqa: E402
 
+import oauthdance.data  # noqa: E402
+from oauthdance.fetcher import Fetcher  # noqa: E402
 from oauthdance.providers import load_providers  # noqa: E402
 from oauthdance.sandbox import App, RunningSandbox, Sandbox  # noqa: E402
 from oauthdance.tasks import namespace  # noqa: E402
@@ -170,6 +172,22 @@ def sandbox() -> Iterator[RunningSandbox]:
 @pytest.fixture
 def app(sandbox: RunningSandbox) -> App:
     return sandbox.model.register_app("http://127.0.0.1/callback")
+
+
+@pytest.fixture
+def sandbox_time(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetchers tell time by the sandbox's clock, and a wait moves that clock on.
+
+    A rate limit's reset (the sandbox's clock too) then comes without real seconds going
+    by; the waiting logic runs all the same. Fetchers take `sleep` and `clock` for this.
+    """
+    model = sandbox.model
+
+    class FetcherOnSandboxTime(Fetcher):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, sleep=model.advance, clock=model.now, **kwargs)
+
+    monkeypatch.setattr(oauthdance.data, "Fetcher", FetcherOnSandboxTime)
 
 
 class _NoWaitTime:

@@ -74,6 +74,7 @@ def test_formats(creds: Path, tmp_path: Path) -> None:
     assert fetch(creds, "--path", "/user", "--format", "xml").returncode != 0
 
 
+@pytest.mark.usefixtures("sandbox_time")
 def test_primary_limit_waits_for_the_reset(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.rate_limit, sandbox.model.rate_window = 4, 1.5
     sandbox.model.rate.clear()  # forget what logging in spent
@@ -83,6 +84,7 @@ def test_primary_limit_waits_for_the_reset(sandbox: RunningSandbox, creds: Path)
     assert "rate limit spent: waiting" in done.stderr
 
 
+@pytest.mark.usefixtures("sandbox_time")
 def test_primary_limit_429_is_understood_too(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.rate_limit, sandbox.model.rate_window = 5, 1.5
     sandbox.model.rate.clear()
@@ -105,6 +107,7 @@ def test_no_wait_stops_keeping_what_was_fetched(
     assert names(json.loads(out.read_text())) == EXPECTED[:300]
 
 
+@pytest.mark.usefixtures("sandbox_time")
 def test_secondary_limit_honours_retry_after(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.secondary_limit_next, sandbox.model.retry_after = 2, 1
     done = fetch(creds, "--path", "/orgs/octo-org/repos")
