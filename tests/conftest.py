@@ -128,7 +128,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test works in its own folder, which is also HOME (so no ~/.invoke.yaml, no
     ~/.netrc), with no provider settings, proxies or session hints leaking in."""
     for key in [k for k in os.environ if k.startswith(OWN_PREFIXES)]:
-        monkeypatch.delenv(key)
+        monkeypatch.delenv(key)  # first: provider_variables() must not read OAUTHDANCE_PROVIDERS
     for key in [k for k in os.environ if leaks_in(k)]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path))
