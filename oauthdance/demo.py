@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import flow
-from .providers import get_provider
+from .providers import Provider, get_provider
 from .sandbox import App, RunningSandbox, Sandbox
 from .sandbox.browser import approve
 from .store import CredentialsFile
@@ -44,11 +44,21 @@ def sandbox_login(
         f"0. auth.configure: app {app.client_id}, secret {mask(app.client_secret)}, "
         f"callback {redirect_uri}, scope {scope!r}"
     )
+    return headless_login(creds, provider, login or sandbox.model.default_login, say)
+
+
+def headless_login(
+    creds: CredentialsFile,
+    provider: Provider,
+    login: str | None = None,
+    say: Callable[[str], None] = lambda line: None,
+) -> flow.Verified:
+    """The dance after configure, with the sandbox's consent page pressed by a script:
+    url → approve as `login` → code → exchange → verify."""
     started = flow.start_authorization(creds, provider)
     say(f"1. auth.url: the user opens {started.url}")
     location = approve(started.url, login=login)
-    who = login or sandbox.model.default_login
-    say(f"2-5. the user approves as {who!r}; the provider redirects the browser")
+    say(f"2-5. the user approves as {login!r}; the provider redirects the browser")
     say(f"6. auth.code: the browser arrives at {location.split('?')[0]}?code=...&state=...")
     flow.store_code(creds, provider, url=location)
     exchanged = flow.exchange_code(creds, provider)

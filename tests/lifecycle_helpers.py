@@ -1,16 +1,16 @@
-"""Log an owner in, in-process and fast, for tests that start from a stored token."""
+"""Log an owner in, in-process and fast, for tests that start from a stored token (through
+the same headless login the demo and the benchmarks use)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from conftest import browser_approve
-
-from oauthdance import flow
-from oauthdance.providers import get_provider
+from oauthdance.demo import headless_login, sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+
+__all__ = ["expire", "headless_login", "logged_in"]
 
 
 def logged_in(
@@ -21,21 +21,7 @@ def logged_in(
     scope: str = "repo offline_access",
 ) -> dict:
     """Configure the sandbox app in `path` and log `login` in; return the stored token."""
-    creds, provider = CredentialsFile(path), get_provider("sandbox")
-    flow.configure(
-        creds,
-        provider,
-        client_id=app.client_id,
-        client_secret=app.client_secret,
-        redirect_uri="http://127.0.0.1:8765/callback",
-        scope=scope,
-        host=sandbox.host,
-    )
-    started = flow.start_authorization(creds, provider)
-    flow.store_code(creds, provider, url=browser_approve(started.url, login=login))
-    flow.exchange_code(creds, provider)
-    flow.verify_token(creds, provider)
-    return creds.record("sandbox")["tokens"][login]
+    return dict(sandbox_login(CredentialsFile(path), sandbox, app, login=login, scope=scope).token)
 
 
 def expire(path: Path, sandbox: RunningSandbox, login: str = "octocat") -> None:

@@ -6,10 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import configure_args, run_invoke
-from login_helpers import LoginProcess, creds_record
-
-from oauthdance.sandbox import App, RunningSandbox
+from login_helpers import InvokeThread, creds_record
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,13 +21,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-def test_login_in_headless_chromium(sandbox: RunningSandbox, app: App, tmp_path: Path) -> None:
+def test_login_in_headless_chromium(configured_creds: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    creds = tmp_path / "creds.json"
-    assert run_invoke(*configure_args(sandbox, app, creds)).returncode == 0
-    running = LoginProcess("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    creds = configured_creds
+    running = InvokeThread("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
     url = running.authorize_url()
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

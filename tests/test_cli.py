@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +48,11 @@ def test_every_task_documents_every_flag() -> None:
         done = run_invoke("--help", name)
         assert done.returncode == 0
         options = [line for line in done.stdout.splitlines() if line.strip().startswith("-")]
-        assert options and all(len(line.split(None, 1)) == 2 for line in options), done.stdout
+        # a flag's line is its spelling, a gap of two or more spaces, then its help
+        # (the spelling itself has spaces: "-c STRING, --creds=STRING")
+        assert options and all(
+            len(re.split(r"\s{2,}", line.strip(), maxsplit=1)) == 2 for line in options
+        ), done.stdout
 
 
 def test_creds_from_invoke_config_then_environment(
@@ -152,15 +157,15 @@ def test_sandbox_serve_configures_itself_and_prints_no_secret(tmp_path: Path) ->
     import time
 
     import requests
-    from login_helpers import LoginProcess
+    from login_helpers import InvokeProcess, InvokeThread
 
     creds = tmp_path / "creds.json"
-    served = LoginProcess("sandbox.serve", "--port", "0", "--creds", str(creds))
+    served = InvokeProcess("sandbox.serve", "--port", "0", "--creds", str(creds))
     deadline = time.monotonic() + 20
     while "client_id" not in (creds.read_text() if creds.exists() else ""):
         assert time.monotonic() < deadline, "sandbox.serve did not configure the file"
         time.sleep(0.05)
-    login = LoginProcess("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    login = InvokeThread("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
     from conftest import browser_approve
 
     location = browser_approve(login.authorize_url())  # the served consent page

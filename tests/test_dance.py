@@ -1,16 +1,20 @@
-"""The dance end to end: each step in its own `invoke` process, against the live sandbox."""
+"""The dance end to end, one `invoke` step at a time, against the live sandbox."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import CompletedProcess
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from conftest import browser_approve, configure_args, run_invoke
+from conftest import browser_approve, configure_args, run_invoke, run_invoke_process
 
 from oauthdance.sandbox import App, RunningSandbox
+
+Runner = Callable[..., CompletedProcess[str]]  # run_invoke, or run_invoke_process
 
 
 def load(path: Path) -> dict:
@@ -18,8 +22,8 @@ def load(path: Path) -> dict:
     return yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
 
 
-def ok(*args: str, **kwargs) -> str:
-    done = run_invoke(*args, **kwargs)
+def ok(*args: str, run: Runner = run_invoke, **kwargs) -> str:
+    done = run(*args, **kwargs)
     assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -31,22 +35,27 @@ def fails(*args: str, **kwargs) -> str:
     return done.stderr
 
 
-def start(creds: Path, *extra: str) -> dict:
-    return json.loads(ok("auth.url", "-p", "sandbox", "--creds", str(creds), "--json", *extra))
+def start(creds: Path, *extra: str, run: Runner = run_invoke) -> dict:
+    return json.loads(
+        ok("auth.url", "-p", "sandbox", "--creds", str(creds), "--json", *extra, run=run)
+    )
 
 
 def test_full_dance_step_by_step(sandbox: RunningSandbox, app: App, creds_path: Path) -> None:
-    ok(*configure_args(sandbox, app, creds_path, scope="repo read:org"))
-    started = start(creds_path)
+    """With a JSON file each step is its own process, as the README runs them: only the file
+    carries what one step leaves for the next. With YAML the steps run in this process."""
+    run = run_invoke_process if creds_path.suffix == ".json" else run_invoke
+    ok(*configure_args(sandbox, app, creds_path, scope="repo read:org"), run=run)
+    started = start(creds_path, run=run)
     query = parse_qs(urlsplit(started["url"]).query)
     assert query["state"] == [started["state"]]
     assert query["code_challenge_method"] == ["S256"]
     assert "client_secret" not in started["url"] and app.client_secret not in started["url"]
 
     redirect = browser_approve(started["url"])
-    ok("auth.code", "-p", "sandbox", "--creds", str(creds_path), "--url", redirect)
-    exchanged = ok("auth.exchange", "-p", "sandbox", "--creds", str(creds_path))
-    verified = ok("auth.verify", "-p", "sandbox", "--creds", str(creds_path))
+    ok("auth.code", "-p", "sandbox", "--creds", str(creds_path), "--url", redirect, run=run)
+    exchanged = ok("auth.exchange", "-p", "sandbox", "--creds", str(creds_path), run=run)
+    verified = ok("auth.verify", "-p", "sandbox", "--creds", str(creds_path), run=run)
 
     data = load(creds_path)["sandbox"]
     token = data["tokens"]["octocat"]
@@ -59,9 +68,9 @@ def test_full_dance_step_by_step(sandbox: RunningSandbox, app: App, creds_path: 
         assert token["access_token"] not in output and app.client_secret not in output
     assert creds_path.stat().st_mode & 0o777 == 0o600
 
-    raw = ok("auth.token", "-p", "sandbox", "--creds", str(creds_path))
+    raw = ok("auth.token", "-p", "sandbox", "--creds", str(creds_path), run=run)
     assert raw.strip() == token["access_token"]
-    status = ok("auth.status", "--creds", str(creds_path))
+    status = ok("auth.status", "--creds", str(creds_path), run=run)
     assert "octocat" in status and token["access_token"] not in status
     assert app.client_secret not in status
 

@@ -75,6 +75,7 @@ def test_formats(creds: Path, tmp_path: Path) -> None:
     assert fetch(creds, "--path", "/user", "--format", "xml").returncode != 0
 
 
+@pytest.mark.usefixtures("sandbox_time")
 def test_primary_limit_waits_for_the_reset(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.rate_limit, sandbox.model.rate_window = 4, 1.5
     sandbox.model.rate.clear()  # forget what logging in spent
@@ -84,6 +85,7 @@ def test_primary_limit_waits_for_the_reset(sandbox: RunningSandbox, creds: Path)
     assert "rate limit spent: waiting" in done.stderr
 
 
+@pytest.mark.usefixtures("sandbox_time")
 def test_primary_limit_429_is_understood_too(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.rate_limit, sandbox.model.rate_window = 5, 1.5
     sandbox.model.rate.clear()
@@ -106,6 +108,7 @@ def test_no_wait_stops_keeping_what_was_fetched(
     assert names(json.loads(out.read_text())) == EXPECTED[:300]
 
 
+@pytest.mark.usefixtures("sandbox_time")
 def test_secondary_limit_honours_retry_after(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 2, 1
     done = fetch(creds, "--path", "/orgs/octo-org/repos")
@@ -132,6 +135,7 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
     assert sum(slept) == pytest.approx(SECONDARY_MIN_WAIT * 3)  # 60 s, then 120 s
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_transient_502s_are_retried(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.faults.fail_next_api = 3
     done = fetch(creds, "--path", "/orgs/octo-org/repos")
@@ -265,6 +269,7 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     assert quiet.getvalue() == ""  # not a terminal: nothing
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_unreachable_api_is_a_clear_error(
     sandbox: RunningSandbox, app: App, tmp_path: Path
 ) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import configure_args, run_invoke
-from login_helpers import LoginProcess, creds_record
+from conftest import run_invoke
+from login_helpers import InvokeThread, creds_record
 
 from oauthdance import flow
 from oauthdance.device import poll_for_token
@@ -19,10 +19,8 @@ from oauthdance.store import CredentialsFile
 
 
 @pytest.fixture
-def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
-    path = tmp_path / "creds.json"
-    assert run_invoke(*configure_args(sandbox, app, path)).returncode == 0
-    return path
+def creds(configured_creds: Path) -> Path:
+    return configured_creds
 
 
 def current(creds: Path) -> flow.App:
@@ -31,7 +29,7 @@ def current(creds: Path) -> flow.App:
 
 def test_device_login_end_to_end(sandbox: RunningSandbox, creds: Path) -> None:
     sandbox.model.device_interval = 0
-    running = LoginProcess("auth.device", "-p", "sandbox", "--creds", str(creds), "--no-browser")
+    running = InvokeThread("auth.device", "-p", "sandbox", "--creds", str(creds), "--no-browser")
     match = running.wait_for(r"Open (\S+) and enter the code: ([A-Z]{4}-[A-Z]{4})")
     page_url, user_code = match.groups()
     assert page_url == f"{sandbox.url}/login/device"

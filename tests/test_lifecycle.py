@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import run_invoke
+from conftest import run_invoke, serving
 from lifecycle_helpers import expire, logged_in
+from process_targets import token_at_once
 
 import oauthdance
 from oauthdance import lifecycle
@@ -144,11 +145,6 @@ def test_old_refresh_token_is_kept_when_the_answer_omits_one(
     assert fresh["scope"] == old["scope"]
 
 
-def _race(path: str, barrier: object, out: object) -> None:
-    barrier.wait()  # type: ignore[attr-defined]
-    out.put(oauthdance.token("sandbox", creds=path))  # type: ignore[attr-defined]
-
-
 def test_two_processes_racing_refresh_only_once(
     sandbox: RunningSandbox, app: App, tmp_path: Path
 ) -> None:
@@ -157,7 +153,7 @@ def test_two_processes_racing_refresh_only_once(
     expire(path, sandbox)
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(path), barrier, out)) for _ in range(2)]
+    procs = [ctx.Process(target=token_at_once, args=(str(path), barrier, out)) for _ in range(2)]
     for proc in procs:
         proc.start()
     tokens = [out.get(timeout=60) for _ in procs]
@@ -236,6 +232,7 @@ def test_environment_token_wins_and_status_warns(
     assert "gho_fromtheenvironment0000" not in done.stdout
 
 
+@pytest.mark.usefixtures("instant_retries")
 def test_session_sends_headers_refreshes_after_401_and_retries_5xx(
     sandbox: RunningSandbox, app: App, tmp_path: Path
 ) -> None:
@@ -279,7 +276,7 @@ def test_session_sends_the_token_to_its_own_api_only(
     logged_in(sandbox, app, path, scope="repo")
     session = oauthdance.session("sandbox", creds=path)
     seen: list[str | None] = []
-    with RunningSandbox() as other:  # another host: same code, other port
+    with serving() as other:  # another host: same code, other port
         session.hooks["response"].append(
             lambda r, *a, **k: seen.append(r.request.headers.get("Authorization"))
         )

@@ -9,23 +9,22 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import browser_approve, configure_args, run_invoke
-from login_helpers import LoginProcess, creds_record
-
-from oauthdance.sandbox import App, RunningSandbox
+from conftest import browser_approve, run_invoke
+from login_helpers import InvokeProcess, InvokeThread, creds_record
 
 
 @pytest.fixture
-def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
-    path = tmp_path / "creds.json"
-    assert run_invoke(*configure_args(sandbox, app, path)).returncode == 0
-    return path
+def creds(configured_creds: Path) -> Path:
+    return configured_creds
 
 
-def login(creds: Path, *extra: str, **kwargs) -> LoginProcess:
-    return LoginProcess(
-        "auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser", *extra, **kwargs
-    )
+def login_args(creds: Path, *extra: str) -> list[str]:
+    return ["auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser", *extra]
+
+
+def login(creds: Path, *extra: str, **kwargs) -> InvokeThread:
+    """`auth.login` in the background, in this process."""
+    return InvokeThread(*login_args(creds, *extra), **kwargs)
 
 
 def test_login_receives_the_redirect_on_a_free_loopback_port(creds: Path) -> None:
@@ -105,16 +104,7 @@ def test_busy_port_names_the_port_and_the_ways_out(creds: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         before = creds.read_bytes()
-        done = run_invoke(
-            "auth.login",
-            "-p",
-            "sandbox",
-            "--creds",
-            str(creds),
-            "--no-browser",
-            "--port",
-            str(port),
-        )
+        done = run_invoke(*login_args(creds, "--port", str(port)))
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert f"port {port}" in done.stderr and "--port" in done.stderr
     assert "--paste" in done.stderr
@@ -130,7 +120,8 @@ def test_timeout_gives_up_cleanly(creds: Path) -> None:
 
 
 def test_ctrl_c_closes_the_socket_and_removes_the_pending_entry(creds: Path) -> None:
-    running = login(creds)
+    """A real process and a real SIGINT: the one login run outside this process."""
+    running = InvokeProcess(*login_args(creds))
     url = running.authorize_url()
     port = urlsplit(parse_qs(urlsplit(url).query)["redirect_uri"][0]).port
     running.wait_for("Waiting up to")

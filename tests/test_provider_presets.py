@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import browser_approve, run_invoke
+from lifecycle_helpers import headless_login
 
 from oauthdance import flow, lifecycle, oauth
 from oauthdance.errors import AuthorizationError, IdTokenInvalid, ProviderError
@@ -151,10 +152,7 @@ def configured(
 def dance(sandbox: RunningSandbox, name: str, path: Path, **mode: Any) -> tuple[Provider, Any]:
     """Configure `name` against the sandbox in its mode and run the whole dance."""
     provider, creds = configured(sandbox, name, path, **mode)
-    started = flow.start_authorization(creds, provider)
-    flow.store_code(creds, provider, url=browser_approve(started.url))
-    flow.exchange_code(creds, provider)
-    return provider, flow.verify_token(creds, provider)[0]
+    return provider, headless_login(creds, provider)
 
 
 @pytest.mark.parametrize("name", sorted(MODES))

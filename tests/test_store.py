@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from process_targets import write_rounds
 
 from oauthdance.errors import CredentialsFileError
 from oauthdance.store import CredentialsFile
@@ -123,20 +124,12 @@ def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
         CredentialsFile(path).read()
 
 
-def _writer(path: str, worker: int, rounds: int) -> None:
-    creds = CredentialsFile(path)
-    for i in range(rounds):
-        with creds.update() as data:
-            tokens = data.setdefault("github", {}).setdefault("tokens", {})
-            tokens[f"owner{worker}"] = {"access_token": f"gho_{worker}_{i}", "round": i}
-
-
 @pytest.mark.parametrize("name", ["creds.json", "creds.yaml"])
 def test_concurrent_writers_lose_nothing(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     workers, rounds = 8, 25
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(path), w, rounds)) for w in range(workers)]
+    procs = [ctx.Process(target=write_rounds, args=(str(path), w, rounds)) for w in range(workers)]
     for proc in procs:
         proc.start()
     for proc in procs:
