@@ -36,11 +36,11 @@ class CallbackServer:
         self.path = parts.path or "/"
         self.redirect_uri = urlunsplit(("http", f"127.0.0.1:{self.port}", self.path, "", ""))
 
-    def wait(self, state: str, timeout: float, log: TextIO = sys.stderr) -> str:
+    def wait(self, state: str, timeout: float, log: TextIO | None = None) -> str:
         """Serve until the redirect with `state` arrives; return its full URL."""
         server = self._server
         server.expected_path, server.expected_state = self.path, state
-        server.result, server.log = None, log
+        server.result, server.log = None, log or sys.stderr
         deadline = time.monotonic() + timeout
         while server.result is None:
             left = deadline - time.monotonic()

@@ -61,13 +61,14 @@ def device_login(
     provider: Provider,
     *,
     scope: str | None = None,
-    stderr: TextIO = sys.stderr,
+    stderr: TextIO | None = None,
     opener: Callable[[str], bool] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> flow.Verified:
     """Run the device flow end to end and store the verified token."""
     from . import endpoints
 
+    stderr = stderr or sys.stderr  # looked up now: callers may have redirected it
     client = flow.current_client(creds, provider).require_client_id()
     scope = " ".join(split_scopes(scope)) if scope else client.scope
     code = endpoints.request_device_code(client, scope)

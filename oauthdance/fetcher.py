@@ -198,7 +198,9 @@ class Fetcher:
         now = self.clock()
         if not value.isdigit() or float(value) > now + 86400:
             return now + 60
-        return float(value)
+        # at least a second away: a reset the server rounds down, or a clock running ahead
+        # of the server's, must not turn into a stream of requests that are sure to fail
+        return max(float(value), now + 1)
 
     def _close_gate(self, until: float, primary: bool) -> None:
         """No request leaves before `until`; a primary gate stops at once with --no-wait."""

@@ -56,8 +56,8 @@ def login(
     timeout: float = DEFAULT_TIMEOUT,
     browser: bool = True,
     paste: bool = False,
-    stdin: TextIO = sys.stdin,
-    stderr: TextIO = sys.stderr,
+    stdin: TextIO | None = None,
+    stderr: TextIO | None = None,
     opener: Callable[[str], bool] = open_browser,
 ) -> flow.Verified:
     """Run the whole dance; return the verified owner.
@@ -66,6 +66,7 @@ def login(
     callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
     without an explicit `port` forwarded to it): then the user pastes it on stdin.
     """
+    stdin, stderr = stdin or sys.stdin, stderr or sys.stderr  # as they are now, not at import
     app = flow.current_client(creds, provider).require_client_id()
     receivable = is_loopback(_host(app.redirect_uri)) and app.redirect_uri.startswith("http:")
     if not paste and (not receivable or (is_remote_session() and port is None)):

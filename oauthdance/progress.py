@@ -10,8 +10,8 @@ from typing import TextIO
 class Progress:
     MIN_INTERVAL = 0.1  # seconds between redraws
 
-    def __init__(self, enabled: bool | None = None, stream: TextIO = sys.stderr) -> None:
-        self.stream = stream
+    def __init__(self, enabled: bool | None = None, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
         self.enabled = stream.isatty() if enabled is None else enabled
         self.pages = self.items = 0
         self.total_pages: int | None = None
