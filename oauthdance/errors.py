@@ -93,7 +93,10 @@ class NetworkError(OAuthDanceError):
 
 
 class ProviderError(OAuthDanceError):
-    """The provider answered with an error; `status` is the HTTP status where there was one."""
+    """The provider answered with an error; `status` is the HTTP status where there was one,
+    and `response` the answer itself (never printed) when it came from `from_response`."""
+
+    response: Any = None
 
     def __init__(
         self,
@@ -118,7 +121,9 @@ class ProviderError(OAuthDanceError):
         status = int(response.status_code)
         body = response_text(response)
         prefix = f"{what}: " if what else ""
-        return cls(f"http_{status}", prefix + body if body else what or None, hint, status)
+        error = cls(f"http_{status}", prefix + body if body else what or None, hint, status)
+        error.response = response
+        return error
 
 
 def response_text(response: Any) -> str:

@@ -253,8 +253,14 @@ class Fetcher:
             urls = (with_query(template, {"page": n}) for n in range(2, last + 1))
             yield from self._in_order(urls, workers)
             return
-        page, count = first, 1
+        page, count, seen = first, 1, {first.url}
         while page.links.get("next") and (max_pages is None or count < max_pages):
+            if page.links["next"] in seen:
+                raise NetworkError(
+                    f"the next-page link of {page.url} points back to a page already fetched",
+                    "the provider's pagination is broken; use --max-pages to stop earlier",
+                )
+            seen.add(page.links["next"])
             page = self.get_page(page.links["next"])
             count += 1
             self.progress.update(pages=1, items=len(page.items), remaining=page.remaining)

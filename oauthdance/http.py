@@ -2,7 +2,8 @@
 carry secrets.
 
 - `new_session()`: every request gets a (connect, read) timeout unless it names its own;
-  idempotent requests are retried on connection errors and 502/503/504 with backoff, but
+  idempotent requests are retried when they cannot connect and on 502/503/504, with
+  backoff (never after a read timed out, so a server that hangs costs one timeout), but
   never by sleeping out a `Retry-After` (a 403/429 comes back to the caller, whose
   rate-limit gate shows notices and honours `--no-wait`).
 - `call()`: one request to an authorization server or user endpoint. It carries secrets,
@@ -77,6 +78,7 @@ def new_session(
     session.auth = auth
     retry = Retry(
         total=retries,
+        read=False,  # a read that timed out is not sent again: a hang costs one timeout
         backoff_factor=0.3,
         backoff_jitter=0.2,
         status_forcelist=(502, 503, 504),

@@ -46,7 +46,7 @@ def open_browser(url: str) -> bool:
         return False
 
 
-def login(
+def run_login(
     creds: CredentialsFile,
     provider: Provider,
     *,

@@ -12,7 +12,6 @@ from .errors import ConfigError, IdTokenInvalid, NetworkError, printable
 from .providers import Provider
 from .urls import is_secure
 
-DEFAULT_SCOPE = "openid profile email"
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 
 

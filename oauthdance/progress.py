@@ -12,7 +12,7 @@ class Progress:
 
     def __init__(self, enabled: bool | None = None, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = stream.isatty() if enabled is None else enabled
+        self.enabled = self.stream.isatty() if enabled is None else enabled
         self.pages = self.items = 0
         self.total_pages: int | None = None
         self.remaining: str | None = None

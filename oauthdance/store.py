@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +59,41 @@ class CredentialsFile:
     def update(self) -> Iterator[dict[str, Any]]:
         """Lock, re-read, yield the data to mutate, and write it back if it changed.
 
-        If the body raises, nothing is written: the file stays exactly as it was.
+        If the body raises, nothing is written: the file stays exactly as it was. A folder
+        that cannot be created or written is a `CredentialsFileError`, never an `OSError`.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _exclusive_lock(self.path.with_name(f".{self.path.name}.lock")):
+        with ExitStack() as held:
+            with self._unwritable_as_error():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                held.enter_context(_exclusive_lock(self.path.with_name(f".{self.path.name}.lock")))
             raw = self._parse_raw()
             data = {name: upgrade_record(rec) for name, rec in raw.items()}
             before = copy.deepcopy(raw)
             yield data
             if data != before:
-                self._write(data)
+                with self._unwritable_as_error():
+                    self._write(data)
+
+    @contextmanager
+    def _unwritable_as_error(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise CredentialsFileError(
+                f"cannot write {self.path}: {exc.strerror or exc}",
+                "check that its folder exists and is writable by you (it was not changed), "
+                "or point --creds at another file",
+            ) from exc
 
     def _parse_raw(self) -> dict[str, Any]:
         try:
             return self._parse(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except OSError as exc:
+            raise CredentialsFileError(
+                f"cannot read {self.path}: {exc.strerror}", "check the path and its permissions"
+            ) from exc
 
     def _parse(self, text: str) -> dict[str, Any]:
         if not text.strip():

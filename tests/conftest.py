@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import io
 import os
-import pkgutil
 import subprocess
 import sys
 import threading
@@ -24,62 +22,18 @@ from typing import Any, TextIO
 
 import pytest
 import urllib3.util.retry
+from invoke import Collection, Config, Program, Task
+from invoke import __version__ as invoke_version
+
+import oauthdance.data
+from oauthdance.fetcher import Fetcher
+from oauthdance.providers import load_providers
+from oauthdance.sandbox import App, RunningSandbox, Sandbox
+from oauthdance.sandbox.browser import approve
+from oauthdance.tasks import namespace
 
 ROOT = Path(__file__).resolve().parents[1]
 STREAMS = ("stdin", "stdout", "stderr")
-
-
-class _LateStream:
-    """Stands for `sys.<name>` as it is when used, not as it was when a module was imported.
-
-    Some of the package binds `sys.stderr`/`sys.stdin` as default arguments at import time
-    (`login.login`, `device.device_login`, `Progress`, `CallbackServer.wait`); a process
-    has one stderr for its life, but `run_invoke` swaps the streams per call. Importing the
-    package while these stand in for the streams lets its messages reach the swapped ones.
-    """
-
-    def __init__(self, name: str, fallback: TextIO) -> None:
-        self._name, self._fallback = name, fallback
-
-    def _current(self) -> TextIO:
-        current = getattr(sys, self._name)
-        return self._fallback if current is self else current
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self._current(), attr)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._current())
-
-
-def _import_package_with_late_streams() -> None:
-    """Import every `oauthdance` module now, with `_LateStream`s in place of sys.std*."""
-    import oauthdance
-
-    early = sorted(name for name in sys.modules if name.startswith("oauthdance."))
-    assert not early, f"imported before conftest could make their streams late-bound: {early}"
-    saved = [getattr(sys, name) for name in STREAMS]
-    for name, stream in zip(STREAMS, saved, strict=True):
-        setattr(sys, name, _LateStream(name, stream))
-    try:
-        for module in pkgutil.walk_packages(oauthdance.__path__, "oauthdance."):
-            importlib.import_module(module.name)
-    finally:
-        for name, stream in zip(STREAMS, saved, strict=True):
-            setattr(sys, name, stream)
-
-
-_import_package_with_late_streams()
-
-from invoke import Collection, Config, Program, Task  # noqa: E402
-from invoke import __version__ as invoke_version  # noqa: E402
-
-import oauthdance.data  # noqa: E402
-from oauthdance.fetcher import Fetcher  # noqa: E402
-from oauthdance.providers import load_providers  # noqa: E402
-from oauthdance.sandbox import App, RunningSandbox, Sandbox  # noqa: E402
-from oauthdance.sandbox.browser import approve  # noqa: E402
-from oauthdance.tasks import namespace  # noqa: E402
 
 # -- isolation --------------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """A programmable, hostile HTTP server on 127.0.0.1, for tests of what a server can send.
 
 Each path answers what the test last told it to: a status, headers and body bytes, sent
-as given (no Content-Type is added, nothing is encoded or checked), or one of two broken
-modes: `truncate` (a Content-Length larger than the body, then the connection closes)
-and `close` (the connection closes without a byte of answer). A path can be given a
+as given (no Content-Type is added, nothing is encoded or checked), or one of four broken
+modes: `truncate` (a Content-Length larger than the body, then the connection closes),
+`close` (the connection closes without a byte of answer), `hang` (the request is read
+and never answered, until the server stops) and `trickle` (the headers at once, then the
+body one byte every `TRICKLE_SECONDS`). A path can be given a
 sequence of answers: they are served in order and the last one repeats. Unknown paths
 answer 404.
 
@@ -31,7 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-Mode = Literal["normal", "truncate", "close"]
+Mode = Literal["normal", "truncate", "close", "hang", "trickle"]
+TRICKLE_SECONDS = 0.2
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 OVERFLOW_STATUS = 599
 
@@ -106,6 +109,7 @@ class HostileServer:
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.Lock()
+        self.stopping = threading.Event()  # ends `hang` and `trickle` answers
         self._httpd = _Server(self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), daemon=True, name="hostile-server"
@@ -120,6 +124,7 @@ class HostileServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -200,6 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.mode == "close":
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if answer.mode == "hang":
+            self.server.owner.stopping.wait()
+            return
         try:
             reason = HTTPStatus(answer.status).phrase
         except ValueError:
@@ -213,6 +221,14 @@ class _Handler(BaseHTTPRequestHandler):
             lines.append(b"Content-Length: %d" % size)
         lines.append(b"Connection: close")
         head = b"\r\n".join(lines) + b"\r\n\r\n"
+        if answer.mode == "trickle":
+            self.wfile.write(head)
+            for byte in answer.body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                if self.server.owner.stopping.wait(TRICKLE_SECONDS):
+                    return
+            return
         self.wfile.write(head + (b"" if self.command == "HEAD" else answer.body))
         self.wfile.flush()
 

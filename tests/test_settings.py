@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from conftest import run_invoke
 from lifecycle_helpers import logged_in
 
 import oauthdance
@@ -69,3 +71,22 @@ def test_the_python_api_honours_oauthdance_provider(
     monkeypatch.setenv("OAUTHDANCE_CREDS", str(tmp_path / "creds.json"))
     assert oauthdance.token() == token["access_token"]
     assert oauthdance.session().get("/user").json()["login"] == "octocat"
+
+
+def test_a_providers_file_in_invoke_config_serves_data_tasks_too(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    """It used to work for auth.* only: data.fetch then said `unknown provider`."""
+    logged_in(sandbox, app, tmp_path / "creds.json")
+    mine = tmp_path / "providers.yaml"
+    mine.write_text("my-sandbox:\n  extends: sandbox\n")
+    data = json.loads((tmp_path / "creds.json").read_text())
+    data["my-sandbox"] = data["sandbox"]
+    (tmp_path / "creds.json").write_text(json.dumps(data))
+    (tmp_path / "invoke.yaml").write_text(
+        f"oauthdance:\n  providers_file: {mine}\n  provider: my-sandbox\n"
+    )
+    for task in (["auth.status"], ["data.user"], ["data.fetch", "--path", "/user"]):
+        done = run_invoke("-f", "invoke.yaml", *task, "--creds", str(tmp_path / "creds.json"))
+        assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["login"] == "octocat"

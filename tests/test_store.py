@@ -140,3 +140,23 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, name: str) -> None:
         f"owner{w}": {"access_token": f"gho_{w}_{rounds - 1}", "round": rounds - 1}
         for w in range(workers)
     }
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_where_nothing_can_be_written_is_a_clear_error() -> None:
+    """/proc refuses new files even to root, as a read-only share would."""
+    with (
+        pytest.raises(CredentialsFileError, match="cannot write"),
+        CredentialsFile("/proc/creds.json").update() as data,
+    ):
+        data["github"] = {}
+
+
+def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with (
+        pytest.raises(CredentialsFileError, match="cannot write"),
+        CredentialsFile(blocker / "creds.json").update() as data,
+    ):
+        data["github"] = {}

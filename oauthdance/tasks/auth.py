@@ -333,7 +333,7 @@ def login(
     json: bool = False,
 ) -> None:
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
-    from ..login import login as run_login
+    from ..login import run_login
 
     aim = target(c, provider, user, creds)
     prov, owner = aim.provider, aim.user
