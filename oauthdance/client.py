@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .providers import Provider
-from .settings import secret_value
+from .settings import app_variable
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
@@ -67,8 +67,8 @@ def resolve_client(
 ) -> Client:
     """The client's settings for `provider`, from the environment, `.env` and its record."""
     prefix = provider.env_prefix
-    client_id, _ = secret_value(f"{prefix}_CLIENT_ID", environ)
-    secret, source = secret_value(f"{prefix}_CLIENT_SECRET", environ)
+    client_id, _ = app_variable(f"{prefix}_CLIENT_ID", environ)
+    secret, source = app_variable(f"{prefix}_CLIENT_SECRET", environ)
     if not secret and record.get("client_secret"):
         secret, source = str(record["client_secret"]), "file"
     return Client(

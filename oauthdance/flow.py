@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from . import oauth
-from .client import Client, resolve_client
+from .client import DEFAULT_REDIRECT_URI, Client, resolve_client
 from .errors import AuthorizationError, ConfigError, StateMismatch, UnknownState
 from .lifecycle import find_token
 from .providers import Provider
-from .settings import secret_value
+from .settings import app_variable
 from .store import CredentialsFile
 from .tokens import TokenRecord, isoformat, new_token_record, utcnow, with_identity
 
@@ -59,7 +59,7 @@ def configure(
     provider.with_host(host or existing.get("host")).check_endpoints()
     client_id = (
         client_id
-        or secret_value(f"{prefix}_CLIENT_ID", environ)[0]
+        or app_variable(f"{prefix}_CLIENT_ID", environ)[0]
         or str(existing.get("client_id") or "")
     ).strip()
     if not client_id:
@@ -67,14 +67,10 @@ def configure(
             f"no client_id for {provider.name!r}",
             f"pass --client-id (from the app's settings page) or set {prefix}_CLIENT_ID",
         )
-    secret = client_secret or secret_value(f"{prefix}_CLIENT_SECRET", environ)[0]
+    secret = client_secret or app_variable(f"{prefix}_CLIENT_SECRET", environ)[0]
     redirect_uri = oauth.check_redirect_uri(
         provider,
-        str(
-            redirect_uri
-            or existing.get("redirect_uri")
-            or resolve_client(provider, {}).redirect_uri
-        ).strip(),
+        str(redirect_uri or existing.get("redirect_uri") or DEFAULT_REDIRECT_URI).strip(),
     )
     scope = " ".join(
         oauth.split_scopes(

@@ -107,8 +107,9 @@ def resolve(
     )
 
 
-def secret_value(name: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(value, source) of an app variable (`GITHUB_CLIENT_SECRET`): environment, else `.env`.
+def app_variable(name: str, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(value, source) of an app variable (`GITHUB_CLIENT_ID`, `GITHUB_CLIENT_SECRET`): the
+    environment, else `.env`.
 
     ("", "none") when neither has it.
     """
