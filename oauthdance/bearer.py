@@ -17,6 +17,7 @@ from . import http
 from .client import resolve_client
 from .errors import NotLoggedIn
 from .lifecycle import FoundToken, find_token, needs_refresh, refresh_token
+from .oauth import is_vschar_text
 from .providers import Provider
 from .store import CredentialsFile
 from .urls import origin
@@ -38,10 +39,10 @@ class BearerAuth(requests.auth.AuthBase):
             if self._found is None or needs_refresh(self._found.record):
                 self._found = find_token(self.creds, self.provider, self.user)
             found = self._found
-        if any(c.isspace() or not c.isprintable() for c in found.access_token):
+        if not is_vschar_text(found.access_token):
             raise NotLoggedIn(
-                f"the {self.provider.name} token from the {found.source} has spaces or control "
-                "characters, so it cannot be sent",
+                f"the {self.provider.name} token from the {found.source} has characters other "
+                "than visible ASCII (spaces, line breaks), so it cannot be sent",
                 "set the variable again without them, or log in again",
             )
         return found

@@ -7,7 +7,6 @@ its traceback. Text that came from a provider is made printable before it is sho
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 # Exit codes, in one table (the README's "Errors" section is tested against it).
@@ -19,12 +18,11 @@ EXIT_CODES: dict[int, str] = {
     130: "interrupted (Ctrl-C)",
 }
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
 
 def printable(text: Any, limit: int = 300) -> str:
-    """Provider-chosen text made safe for a terminal: no control or bidi characters, bounded."""
-    shown = _CONTROL.sub("?", str(text))
+    """Provider-chosen text made safe for a terminal: every character Python does not call
+    printable (controls, escapes, bidi overrides, line breaks, unassigned) becomes `?`."""
+    shown = "".join(c if c.isprintable() else "?" for c in str(text)[: limit + 1])
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
@@ -127,7 +125,8 @@ class ProviderError(OAuthDanceError):
 
 
 def response_text(response: Any) -> str:
-    """What a short error answer says: its `message`/`error_description`, else its first line."""
+    """What an error answer says in its `error_description`/`message`/`error` field; for any
+    other body only its type and size: a body is never echoed, as it may hold a token."""
     try:
         data = response.json()
     except ValueError:
@@ -136,8 +135,9 @@ def response_text(response: Any) -> str:
         for key in ("error_description", "message", "error"):
             if isinstance(data.get(key), str) and data[key]:
                 return printable(data[key], 200)
-    text = (response.text or "").strip()
-    return printable(text.splitlines()[0] if text else "", 200)
+    size = len(response.content or b"")
+    kind = printable(response.headers.get("Content-Type") or "untyped", 60)
+    return f"a {kind} body of {size} bytes" if size else "an empty body"
 
 
 class RateLimited(OAuthDanceError):

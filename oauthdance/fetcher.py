@@ -17,7 +17,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import ConfigError, NetworkError, NotLoggedIn, ProviderError, RateLimited, printable
+from .errors import (
+    ConfigError,
+    NetworkError,
+    NotLoggedIn,
+    ProviderError,
+    RateLimited,
+    printable,
+    response_text,
+)
 from .oauth import split_scopes
 from .progress import Progress
 
@@ -129,7 +137,7 @@ class Fetcher:
     def _handle_refusal(self, url: str, response: Any) -> None:
         """Wait (and return, to retry) for rate limits; raise for everything else."""
         status, headers = response.status_code, response.headers
-        message = _message(response)
+        message = response_text(response)
         if status in (403, 429) and headers.get("Retry-After"):
             self._secondary(self._retry_after(headers["Retry-After"]))
             return
@@ -312,16 +320,6 @@ def _json_body(url: str, content: bytes) -> Any:
             f"GET {url} answered HTTP 200 with something that is not JSON ({start!r}...)",
             "check the path (and the provider's api_base); what was fetched so far is saved",
         ) from exc
-
-
-def _message(response: Any) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return printable(body["message"], 200)
-    return printable((response.text or "")[:200], 200)
 
 
 def _missing_scopes(headers: Any) -> list[str]:

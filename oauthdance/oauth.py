@@ -251,8 +251,8 @@ def checked_token_answer(data: Mapping[str, Any]) -> TokenAnswer:
     if not isinstance(access_token, str) or not access_token.strip():
         present = ", ".join(sorted(str(k) for k in data)) or "none"
         raise _bad_answer(f"no access_token string (fields present: {printable(present, 200)})")
-    if any(c.isspace() or not c.isprintable() for c in access_token):
-        raise _bad_answer("an access_token with spaces or control characters")
+    if not is_vschar_text(access_token):
+        raise _bad_answer("an access_token with characters other than visible ASCII")
     token_type = data.get("token_type") or "bearer"
     if not isinstance(token_type, str):
         raise _bad_answer("a token_type that is not text")
@@ -266,6 +266,8 @@ def checked_token_answer(data: Mapping[str, Any]) -> TokenAnswer:
     refresh_token = data.get("refresh_token") or None
     if refresh_token is not None and not isinstance(refresh_token, str):
         raise _bad_answer("a refresh_token that is not text")
+    if refresh_token is not None and not is_vschar_text(refresh_token):
+        raise _bad_answer("a refresh_token with characters other than visible ASCII")
     id_token = data.get("id_token") or None
     if id_token is not None and not isinstance(id_token, str):
         raise _bad_answer("an id_token that is not text")
@@ -283,6 +285,12 @@ def checked_token_answer(data: Mapping[str, Any]) -> TokenAnswer:
         scope=split_scopes(scope),
         id_token=id_token,
     )
+
+
+def is_vschar_text(token: str) -> bool:
+    """Tokens are visible ASCII, no spaces (RFC 6749 Appendix A.12/A.17: 1*VSCHAR), so they
+    fit an HTTP header and a terminal as they are."""
+    return all("\x21" <= c <= "\x7e" for c in token)
 
 
 def _lifetime(data: Mapping[str, Any], key: str) -> int | None:

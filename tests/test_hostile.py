@@ -89,7 +89,7 @@ RAW_EXCEPTION_WORDS = (
 )
 
 HOSTILE = settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "40")),
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.generate, Phase.shrink],

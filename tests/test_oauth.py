@@ -182,7 +182,9 @@ def test_answer_without_token_is_unreadable() -> None:
     "answer,why",
     [
         ({"access_token": 12345}, "no access_token string"),
-        ({"access_token": "a b"}, "spaces or control characters"),
+        ({"access_token": "a b"}, "other than visible ASCII"),
+        ({"access_token": "t\u00ff"}, "other than visible ASCII"),
+        ({"access_token": "t", "refresh_token": "r\n"}, "other than visible ASCII"),
         ({"access_token": "t", "expires_in": "soon"}, "expires_in"),
         ({"access_token": "t", "expires_in": -5}, "expires_in"),
         ({"access_token": "t", "refresh_token": ["r"]}, "refresh_token"),
@@ -240,3 +242,11 @@ def test_missing_scopes_counts_broader_grants() -> None:
     implied = get_provider("github").implied_scopes
     assert oauth.missing_scopes("read:user public_repo gist", ["user", "repo"], implied) == ["gist"]
     assert oauth.split_scopes("repo, user,read:org  gist") == ["repo", "user", "read:org", "gist"]
+
+
+@given(st.text())
+def test_provider_text_is_always_printable_and_bounded(text: str) -> None:
+    from oauthdance.errors import printable
+
+    shown = printable(text, 50)
+    assert shown.isprintable() and len(shown) <= 50
