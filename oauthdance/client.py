@@ -44,6 +44,21 @@ class Client:
             )
         return self
 
+    @property
+    def auth_method(self) -> str:
+        """How this client authenticates (RFC 6749 §2.3): the provider's explicit choice;
+        else none for a client without a secret (a public client, §2.1), and for one with
+        a secret Basic where the server takes it (the RFC's default), else the form body."""
+        if self.provider.client_auth:
+            return self.provider.client_auth
+        if not self.client_secret:
+            return "none"
+        supported = self.provider.auth_methods_supported or ("client_secret_basic",)
+        for method in ("client_secret_basic", "client_secret_post"):
+            if method in supported:
+                return method
+        return "client_secret_basic"
+
     def require_secret(self) -> str:
         """The client secret, for a provider whose client authentication needs one."""
         if not self.client_secret:

@@ -41,7 +41,7 @@ def poll_for_token(
                 client,
                 DEVICE_GRANT,
                 {"device_code": code.device_code},
-                authenticate=client.provider.device_client_auth,
+                authenticate=client.provider.device_client_auth != "none",
             )
         except ProviderError as exc:
             if exc.error == "authorization_pending" and clock() < deadline:
@@ -61,11 +61,13 @@ def device_login(
     provider: Provider,
     *,
     scope: str | None = None,
+    user: str | None = None,
     stderr: TextIO | None = None,
     opener: Callable[[str], bool] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> flow.Verified:
-    """Run the device flow end to end and store the verified token."""
+    """Run the device flow end to end and store the token under its owner (`user` names
+    the owner where the provider cannot)."""
     from . import endpoints
 
     stderr = stderr or sys.stderr  # looked up now: callers may have redirected it
@@ -82,5 +84,6 @@ def device_login(
     if opener:
         opener(code.verification_uri)
     answer = poll_for_token(client, code, sleep)
-    token = new_token_record(answer, scope, utcnow())
-    return flow.store_verified(creds, provider, "", token)
+    claims = flow.id_token_claims(client, answer, scope, None)
+    token = new_token_record(answer, scope, utcnow(), id_claims=claims)
+    return flow.store_verified(creds, provider, "", token, fallback_owner=user)

@@ -27,7 +27,7 @@ def client_auth(client: Client, authenticate: bool = True) -> tuple[dict[str, st
     `authenticate=False` identifies a public client by its client_id only (GitHub's device
     flow needs no secret).
     """
-    method = client.provider.client_auth if authenticate else "none"
+    method = client.auth_method if authenticate else "none"
     secret = client.require_secret() if method != "none" else None
     return oauth.client_authentication(method, client.client_id, secret)
 
@@ -54,11 +54,12 @@ def request_device_code(client: Client, scope: str) -> oauth.DeviceCode:
             f"{provider.name} has no device flow (no device_url)",
             "use `invoke auth.login` instead",
         )
+    headers, form = client_auth(client, provider.device_client_auth == "both")
     answer = http.call(
         "POST",
         provider.endpoint("device_url"),
-        headers=JSON,
-        data={"client_id": client.client_id, "scope": scope},
+        headers={**JSON, **headers},
+        data={**form, "scope": scope},  # `form` names the client unless Basic does
     )
     fields = oauth.answer_fields(answer.content, answer.status_code, "device endpoint")
     if "error" in fields or answer.status_code >= 400:
@@ -118,10 +119,14 @@ class TokenCheck:
     valid: bool
     scopes: list[str] | None = None
     login: str | None = None
+    expires_at: int | None = None  # epoch seconds, where the provider says
 
 
 def check_token(client: Client, access_token: str) -> TokenCheck:
-    """Ask the provider whether `access_token` still works (GitHub: costs no rate limit)."""
+    """Ask the provider whether `access_token` still works: RFC 7662 introspection where the
+    provider has it, else GitHub's check (which costs no rate limit)."""
+    if client.provider.introspection_url:
+        return _introspect(client, access_token)
     answer = _about_token(client, "token_check_url", "POST", access_token)
     if answer.status_code in (404, 422):
         return TokenCheck(False)
@@ -144,6 +149,40 @@ def check_token(client: Client, access_token: str) -> TokenCheck:
         True,
         [str(s) for s in scopes] if isinstance(scopes, list) else None,
         str(login) if isinstance(login, str | int) else None,
+    )
+
+
+def _introspect(client: Client, access_token: str) -> TokenCheck:
+    """RFC 7662: `active` decides; the request authenticates like the token endpoint."""
+    headers, form = client_auth(client)
+    answer = http.call(
+        "POST",
+        client.provider.endpoint("introspection_url"),
+        headers={**JSON, **headers},
+        data={"token": access_token, "token_type_hint": "access_token", **form},
+    )
+    if answer.status_code >= 400:
+        raise ProviderError.from_response(
+            answer, "check the app's client_id and client_secret", "introspection"
+        )
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
+        raise NetworkError(
+            "the introspection endpoint did not say whether the token is active",
+            "check the provider's introspection_url",
+        )
+    if not body["active"]:
+        return TokenCheck(False)
+    scope, exp = body.get("scope"), body.get("exp")
+    login = next((body[k] for k in ("username", "sub") if isinstance(body.get(k), str)), None)
+    return TokenCheck(
+        True,
+        oauth.split_scopes(scope) if isinstance(scope, str) else None,
+        login,
+        exp if isinstance(exp, int) and not isinstance(exp, bool) else None,
     )
 
 
@@ -176,19 +215,23 @@ def _about_token(client: Client, field: str, method: str, access_token: str) -> 
 
 
 def discover(issuer: str) -> dict[str, Any]:
-    """An OpenID Connect issuer's endpoints and methods, as provider overrides."""
-    url = oidc.discovery_url(issuer)
-    answer = http.call("GET", url, headers=JSON)
-    try:
-        meta = answer.json() if answer.status_code == 200 else None
-    except ValueError:
-        meta = None
-    if meta is None:
-        raise NetworkError(
-            f"{issuer} has no OpenID Connect discovery document (HTTP {answer.status_code})",
-            "check the issuer URL",
-        )
-    return oidc.overrides_from_metadata(meta, issuer)
+    """An issuer's endpoints and methods, as provider overrides: its OpenID Connect
+    discovery document, else its RFC 8414 metadata (a server without OpenID Connect)."""
+    statuses = []
+    for url, openid in oidc.metadata_urls(issuer):
+        answer = http.call("GET", url, headers=JSON)
+        statuses.append(str(answer.status_code))
+        try:
+            meta = answer.json() if answer.status_code == 200 else None
+        except ValueError:
+            meta = None
+        if meta is not None:
+            return oidc.overrides_from_metadata(meta, issuer, openid=openid)
+    raise NetworkError(
+        f"{issuer} has neither an OpenID Connect discovery document nor RFC 8414 metadata "
+        f"(HTTP {' and '.join(statuses)})",
+        "check the issuer URL: it is the `issuer` the provider documents",
+    )
 
 
 def id_token_claims(client: Client, id_token: str, nonce: str | None) -> dict[str, Any]:

@@ -16,12 +16,26 @@ from typing import Any
 
 from . import oauth
 from .client import DEFAULT_REDIRECT_URI, Client, resolve_client
-from .errors import AuthorizationError, ConfigError, StateMismatch, UnknownState
+from .errors import (
+    AuthorizationError,
+    ConfigError,
+    IdTokenInvalid,
+    ProviderError,
+    StateMismatch,
+    UnknownState,
+)
 from .lifecycle import find_token
 from .providers import Provider
 from .settings import app_variable
 from .store import CredentialsFile
-from .tokens import TokenRecord, isoformat, new_token_record, utcnow, with_identity
+from .tokens import (
+    TokenAnswer,
+    TokenRecord,
+    isoformat,
+    new_token_record,
+    utcnow,
+    with_identity,
+)
 
 
 def current_client(creds: CredentialsFile, provider: Provider) -> Client:
@@ -172,6 +186,7 @@ def store_code(
                 "paste the redirect of the authorization you started, or drop --state",
             )
         redirect.raise_for_error()
+        oauth.check_issuer(redirect, current_client(creds, provider).provider)
         if not redirect.state:
             raise UnknownState(
                 "the redirect URL carries no state, so it cannot be matched to an authorization",
@@ -254,12 +269,17 @@ def exchange_code(
 
 
 def exchange_and_verify(
-    creds: CredentialsFile, provider: Provider, *, state: str, now: datetime | None = None
+    creds: CredentialsFile,
+    provider: Provider,
+    *,
+    state: str,
+    fallback_owner: str | None = None,
+    now: datetime | None = None,
 ) -> Verified:
     """Lines 7-9 at once (`auth.login`): the token is stored only once its owner is known,
     so a failure at either step leaves no token behind."""
     state, token = _redeem_code(creds, provider, state, now)
-    return store_verified(creds, provider, state, token, now)
+    return store_verified(creds, provider, state, token, fallback_owner, now)
 
 
 def _redeem_code(
@@ -281,11 +301,29 @@ def _redeem_code(
     if pending.get("code_verifier"):
         params["code_verifier"] = pending["code_verifier"]
     answer = endpoints.request_token(app, "authorization_code", params)
-    claims = None
-    if app.provider.oidc and answer["id_token"]:
-        claims = endpoints.id_token_claims(app, answer["id_token"], pending.get("nonce"))
+    claims = id_token_claims(app, answer, pending.get("scope") or "", pending.get("nonce"))
     token = new_token_record(answer, pending.get("scope") or "", now or utcnow(), id_claims=claims)
     return state, token
+
+
+def id_token_claims(
+    client: Client, answer: TokenAnswer, scope: str, nonce: str | None
+) -> dict[str, Any] | None:
+    """The validated claims of the answer's id_token; one is required from an OpenID
+    Connect provider when `openid` was asked for (OIDC Core §3.1.3.3)."""
+    from . import endpoints
+
+    if not client.provider.oidc:
+        return None
+    if not answer["id_token"]:
+        if "openid" in oauth.split_scopes(scope):
+            raise IdTokenInvalid(
+                "the token answer has no id_token although `openid` was asked for; nothing "
+                "was stored",
+                "check the provider's settings (is it an OpenID Connect issuer?)",
+            )
+        return None
+    return endpoints.id_token_claims(client, answer["id_token"], nonce)
 
 
 def save_new_token(
@@ -333,16 +371,46 @@ class Verified:
     token: TokenRecord = field(repr=False)
 
 
-def identify(provider: Provider, token: TokenRecord, now: datetime) -> Verified:
-    """Ask the provider's user endpoint whose `token` this is and what it may do."""
+def identify(
+    provider: Provider, token: TokenRecord, now: datetime, fallback_owner: str | None = None
+) -> Verified:
+    """Whose `token` this is and what it may do: the user endpoint where there is one and
+    it answers; else the validated id_token's claims (in `login_field` order); else
+    `fallback_owner` (the user's `--user`)."""
+    login, scopes = _owner_from_user_endpoint(provider, token)
+    claims = token.get("id_token_claims") or {}
+    login = login or next(
+        (str(claims[f]) for f in provider.login_field if isinstance(claims.get(f), str)), None
+    )
+    login = login or fallback_owner
+    if not login:
+        raise AuthorizationError(
+            f"cannot tell whose {provider.name} token this is: the provider has no user "
+            "endpoint that answers, and no id_token names the owner; nothing was stored",
+            f"name the owner: `invoke auth.login -p {provider.name} --user NAME` (or "
+            "`auth.exchange --user NAME`)",
+        )
+    scopes = scopes if scopes is not None else list(token.get("scope") or [])
+    missing = oauth.missing_scopes(token.get("requested_scope"), scopes, provider.implied_scopes)
+    return Verified(login, scopes, missing, with_identity(token, login, scopes, now))
+
+
+def _owner_from_user_endpoint(
+    provider: Provider, token: TokenRecord
+) -> tuple[str | None, list[str] | None]:
+    """(login, scopes) from the user endpoint; (None, None) where there is none, or where it
+    refuses a token that a validated id_token vouches for (userinfo may want other scopes)."""
     from . import endpoints
 
-    identity = endpoints.fetch_identity(provider, str(token.get("access_token") or ""))
-    scopes = identity.scopes if identity.scopes is not None else list(token.get("scope") or [])
-    missing = oauth.missing_scopes(token.get("requested_scope"), scopes, provider.implied_scopes)
-    return Verified(
-        identity.login, scopes, missing, with_identity(token, identity.login, scopes, now)
-    )
+    if not provider.user_endpoint:
+        return None, None
+    try:
+        identity = endpoints.fetch_identity(provider, str(token.get("access_token") or ""))
+    except ProviderError as exc:
+        if exc.status in (403, 404) and token.get("id_token_claims"):
+            return None, None
+        raise
+    return identity.login, identity.scopes
 
 
 def store_verified(
@@ -350,12 +418,13 @@ def store_verified(
     provider: Provider,
     key: str,
     token: TokenRecord,
+    fallback_owner: str | None = None,
     now: datetime | None = None,
 ) -> Verified:
     """Identify a fresh token's owner, then file it under that login in one write (the
     pending authorization `key`, if any, is consumed in it)."""
     api = current_client(creds, provider).provider
-    verified = identify(api, token, now or utcnow())
+    verified = identify(api, token, now or utcnow(), fallback_owner)
     with creds.update() as data:
         rec = data.setdefault(provider.name, {})
         discard_pending_in(rec, key)

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .client import Client, resolve_client
-from .errors import ConfigError, NotLoggedIn, ProviderError
+from .errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
 from .providers import Provider
 from .settings import token_from_environment
 from .store import CredentialsFile
 from .tokens import (
+    TokenAnswer,
     TokenRecord,
     marked_needs_login,
     new_token_record,
@@ -137,8 +138,13 @@ def refresh_token(
             record["tokens"][owner] = marked_needs_login(token)
             failure = exc
         else:
+            claims = _refreshed_id_claims(app, answer, token)
             fresh = new_token_record(
-                answer, token.get("requested_scope") or "", now or utcnow(), previous=token
+                answer,
+                token.get("requested_scope") or "",
+                now or utcnow(),
+                previous=token,
+                id_claims=claims,
             )
             record["tokens"][owner] = fresh
             return fresh
@@ -148,6 +154,27 @@ def refresh_token(
         "revoked, already used, or has expired",
         f"log in again: {login_command(provider, owner)}",
     )
+
+
+def _refreshed_id_claims(
+    client: Client, answer: TokenAnswer, token: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A refresh answer's id_token, validated, naming the same subject and issuer as the
+    login's (OIDC Core §12.2); None where the answer has none."""
+    from . import endpoints
+
+    if not client.provider.oidc or not answer["id_token"]:
+        return None
+    claims = endpoints.id_token_claims(client, answer["id_token"], None)
+    before = token.get("id_token_claims") or {}
+    for claim in ("iss", "sub"):
+        if before.get(claim) and claims.get(claim) != before[claim]:
+            raise IdTokenInvalid(
+                f"the refreshed id_token names another {claim} than the login's; the old "
+                "token was kept",
+                f"log in again: {login_command(client.provider)}",
+            )
+    return claims
 
 
 def _raise_if_dead(token: dict[str, Any], provider: Provider, owner: str) -> None:
@@ -187,6 +214,7 @@ class Checked:
     valid: bool
     scopes: list[str] | None
     login: str | None
+    expires_at: int | None = None  # epoch seconds, where the provider says
 
 
 def check_token(creds: CredentialsFile, provider: Provider, user: str | None = None) -> Checked:
@@ -194,13 +222,13 @@ def check_token(creds: CredentialsFile, provider: Provider, user: str | None = N
     from . import endpoints
 
     owner, app, access = _stored(creds, provider, user)
-    if not app.provider.token_check_url:
+    if not (app.provider.introspection_url or app.provider.token_check_url):
         raise ConfigError(
             f"{provider.name} offers no token check endpoint",
             f"use `invoke auth.verify -p {provider.name}` instead",
         )
     result = endpoints.check_token(app, access)
-    return Checked(owner, result.valid, result.scopes, result.login)
+    return Checked(owner, result.valid, result.scopes, result.login, result.expires_at)
 
 
 def revoke_token(

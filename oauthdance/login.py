@@ -108,7 +108,7 @@ def run_login(
     finally:
         if server:
             server.close()
-    return flow.exchange_and_verify(creds, provider, state=started.state)
+    return flow.exchange_and_verify(creds, provider, state=started.state, fallback_owner=user)
 
 
 def _read_pasted(stdin: TextIO, stderr: TextIO) -> str:

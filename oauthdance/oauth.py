@@ -113,6 +113,7 @@ class Redirect:
     code: str | None = None
     error: str | None = None
     error_description: str | None = None
+    iss: str | None = None  # the issuer that sent it, where the server says (RFC 9207)
 
     def raise_for_error(self) -> None:
         if self.error:
@@ -137,11 +138,28 @@ def parse_redirect(pasted: str) -> Redirect:
         params = dict(parse_qsl(query, keep_blank_values=False, strict_parsing=False))
     except ValueError as exc:
         raise _malformed(pasted, str(exc)) from exc
+    iss = params.get("iss")
     if "error" in params:
-        return Redirect(params.get("state"), None, params["error"], params.get("error_description"))
+        error, description = params["error"], params.get("error_description")
+        return Redirect(params.get("state"), None, error, description, iss)
     if "code" not in params:
         raise _malformed(pasted, "it has neither code= nor error=")
-    return Redirect(params.get("state"), params["code"])
+    return Redirect(params.get("state"), params["code"], iss=iss)
+
+
+def check_issuer(redirect: Redirect, provider: Provider) -> None:
+    """RFC 9207: a redirect naming another issuer than the one we started with came from
+    another server (a mix-up attack); where the server always sends `iss`, it must be there."""
+    expected = provider.issuer.rstrip("/")
+    if not expected or (redirect.iss is None and not provider.iss_parameter):
+        return
+    if (redirect.iss or "").rstrip("/") != expected:
+        named = printable(redirect.iss, 200) if redirect.iss is not None else "no issuer"
+        raise AuthorizationError(
+            f"the redirect names {named!r}, not the issuer {expected!r} this login was "
+            "started with (RFC 9207): it may come from another server; nothing was stored",
+            "start the login again; if it keeps happening, check the provider's settings",
+        )
 
 
 def _malformed(pasted: str, why: str) -> AuthorizationError:

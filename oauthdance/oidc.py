@@ -7,6 +7,7 @@ and the `nonce` that `auth.url` sent); nothing here touches the cryptography its
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError, IdTokenInvalid, NetworkError, printable
 from .providers import Provider
@@ -15,64 +16,83 @@ from .urls import is_secure
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 
 
-def discovery_url(issuer: str) -> str:
-    """Where an issuer's discovery document lives (OpenID Connect Discovery §4)."""
+def metadata_urls(issuer: str) -> list[tuple[str, bool]]:
+    """Where an issuer's metadata may live, in the order to try: (URL, is OpenID Connect).
+
+    OpenID Connect Discovery §4 appends to the issuer; RFC 8414 §3 inserts its well-known
+    name between the host and the issuer's path.
+    """
     issuer = issuer.rstrip("/")
     if not is_secure(issuer):
         raise ConfigError(
             f"issuer {issuer!r} must be an https:// URL",
             "pass the issuer exactly as the provider documents it",
         )
-    return issuer + "/.well-known/openid-configuration"
+    parts = urlsplit(issuer)
+    rfc8414 = f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server"
+    return [
+        (issuer + "/.well-known/openid-configuration", True),
+        (rfc8414 + parts.path, False),
+    ]
 
 
-def overrides_from_metadata(meta: Any, issuer: str) -> dict[str, Any]:
-    """Provider facts from an issuer's discovery document, as provider overrides."""
+# Metadata name → provider field, for the endpoints that are used when present.
+OPTIONAL_ENDPOINTS = {
+    "userinfo_endpoint": "user_url",
+    "device_authorization_endpoint": "device_url",
+    "revocation_endpoint": "revocation_url",
+    "introspection_endpoint": "introspection_url",
+    "end_session_endpoint": "end_session_url",
+    "jwks_uri": "jwks_uri",
+}
+
+
+def overrides_from_metadata(meta: Any, issuer: str, *, openid: bool = True) -> dict[str, Any]:
+    """Provider facts from an issuer's metadata, as provider overrides.
+
+    `openid`: the document was OpenID Connect's, so id_tokens are expected (and a JWKS is
+    required); RFC 8414 metadata describes a plain OAuth 2.0 server. Client authentication
+    is not chosen here: the methods the server takes are kept, and the client chooses by
+    whether it has a secret (an explicit `client_auth` in a providers file still wins).
+    """
     issuer = issuer.rstrip("/")
     if not isinstance(meta, dict):
-        raise NetworkError(
-            f"{issuer} has no OpenID Connect discovery document (the answer is not a JSON object)",
-            "check the issuer URL",
-        )
+        raise NetworkError(f"{issuer}'s metadata is not a JSON object", "check the issuer URL")
     named = meta.get("issuer")
     if not isinstance(named, str) or named.rstrip("/") != issuer:
         raise ConfigError(
             f"the discovery document names issuer {printable(named, 200)!r}, not {issuer!r}",
             "pass the issuer the document names",
         )
-    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+    required = ("authorization_endpoint", "token_endpoint") + (("jwks_uri",) if openid else ())
+    for key in required:
         if not isinstance(meta.get(key), str) or not meta[key]:
             raise NetworkError(
                 f"the discovery document lacks {key}",
                 "this issuer cannot be used for the authorization code flow",
             )
-    methods = meta.get("code_challenge_methods_supported")
+    pkce_methods = meta.get("code_challenge_methods_supported")
+    auth_methods = meta.get("token_endpoint_auth_methods_supported")
     overrides: dict[str, Any] = {
-        "oidc": True,
+        "oidc": openid,
         "issuer": issuer,
         "authorize_url": meta["authorization_endpoint"],
         "token_url": meta["token_endpoint"],
-        "jwks_uri": meta["jwks_uri"],
         "api_base": issuer,
-        "pkce": not isinstance(methods, list) or "S256" in methods,
+        "user_path": "",  # no user endpoint unless the metadata names one
+        "pkce": not isinstance(pkce_methods, list) or "S256" in pkce_methods,
+        "auth_methods_supported": [m for m in auth_methods if isinstance(m, str)]
+        if isinstance(auth_methods, list)
+        else ["client_secret_basic"],  # RFC 8414 §2: the default when omitted
+        "iss_parameter": meta.get("authorization_response_iss_parameter_supported") is True,
     }
-    optional = {
-        "userinfo_endpoint": "user_url",
-        "device_authorization_endpoint": "device_url",
-        "revocation_endpoint": "revocation_url",
-    }
-    for key, field in optional.items():
+    if not openid:
+        overrides["default_scope"] = ""
+    for key, field in OPTIONAL_ENDPOINTS.items():
         if isinstance(meta.get(key), str) and meta[key]:
             overrides[field] = meta[key]
     if "revocation_url" in overrides:
         overrides["revocation_style"] = "rfc7009"
-    methods = meta.get("token_endpoint_auth_methods_supported")
-    if not isinstance(methods, list):
-        methods = ["client_secret_basic"]
-    if "client_secret_basic" in methods:
-        overrides["client_auth"] = "client_secret_basic"
-    elif "client_secret_post" in methods:
-        overrides["client_auth"] = "client_secret_post"
     for key in URL_KEYS:
         if key in overrides and not is_secure(overrides[key]):
             raise ConfigError(
@@ -83,7 +103,7 @@ def overrides_from_metadata(meta: Any, issuer: str) -> dict[str, Any]:
     return overrides
 
 
-URL_KEYS = ("authorize_url", "token_url", "jwks_uri", "user_url", "device_url", "revocation_url")
+URL_KEYS = ("authorize_url", "token_url", *OPTIONAL_ENDPOINTS.values())
 
 
 def validate_id_token(
@@ -107,6 +127,7 @@ def validate_id_token(
         raise _invalid(f"its signature does not verify ({getattr(exc, 'error', exc)})") from exc
     expected: dict[str, Any] = {
         "iss": {"essential": True, "value": provider.issuer},
+        "sub": {"essential": True},
         "aud": {"essential": True, "value": client_id},
         "exp": {"essential": True},
     }
@@ -117,7 +138,14 @@ def validate_id_token(
     except JoseError as exc:
         claim = getattr(exc, "claim", "") or str(exc)
         raise _invalid(f"claim {claim} is wrong ({exc.error})") from exc
-    return dict(token.claims)
+    claims = dict(token.claims)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
+        # OIDC Core §3.1.3.7: with several audiences, azp must name this client
+        raise _invalid("claim azp does not name this client although there are several audiences")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise _invalid("claim sub is missing")
+    return claims
 
 
 def _invalid(why: str) -> IdTokenInvalid:

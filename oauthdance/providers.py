@@ -29,12 +29,15 @@ URL_FIELDS = (
     "user_url",
     "token_check_url",
     "revocation_url",
+    "introspection_url",
+    "end_session_url",
     "jwks_uri",
     "issuer",
 )
 SECURE_URL_RULE = "must be https://, or http:// on 127.0.0.1, [::1] or localhost"
 CHOICES = {
     "client_auth": ("client_secret_post", "client_secret_basic", "none"),
+    "device_client_auth": ("none", "token", "both"),
     "revocation_style": ("github", "rfc7009"),
 }
 
@@ -54,14 +57,17 @@ class Provider:
     title: str = ""
     host: str = ""
     device_url: str = ""
-    device_client_auth: bool = False  # Google wants the secret when polling; GitHub does not
+    # which device-flow requests authenticate a confidential client (RFC 8628 §3.1, §3.4):
+    # "both" as the RFC says; "token" only the polling (Google); "none" neither (GitHub)
+    device_client_auth: str = "both"
     user_url: str = ""  # the user endpoint as a full URL; else api_base + user_path
     user_path: str = "/user"
     login_field: tuple[str, ...] = ("login",)  # the first present names the owner
     scopes_header: str = ""
     pkce: bool = True
     any_loopback_port: bool = False
-    client_auth: str = "client_secret_post"
+    client_auth: str = ""  # "" chooses by the secret and `auth_methods_supported`
+    auth_methods_supported: tuple[str, ...] = ()  # what discovery said the server takes
     default_scope: str = ""
     scope_separator: str = " "
     token_env: tuple[str, ...] = ()
@@ -71,6 +77,9 @@ class Provider:
     token_check_url: str = ""
     revocation_url: str = ""
     revocation_style: str = "github"
+    introspection_url: str = ""  # RFC 7662: `auth.check` asks it whether a token is active
+    end_session_url: str = ""  # OpenID Connect RP-initiated logout, as discovered
+    iss_parameter: bool = False  # the server sends `iss` with every redirect (RFC 9207)
     code_lifetime: int = 600  # seconds an authorization code lives
     quirks: tuple[str, ...] = ()  # names of hooks in oauthdance.quirks
     oidc: bool = False  # send a nonce; validate the id_token that comes back
@@ -123,7 +132,11 @@ class Provider:
 
     @property
     def user_endpoint(self) -> str:
-        return self.endpoint("user_url") if self.user_url else self.api_root + self.user_path
+        """The user endpoint, or "" where the provider has none (an OAuth server without
+        OpenID Connect userinfo): then the id_token or `--user` names the owner."""
+        if self.user_url:
+            return self.endpoint("user_url")
+        return self.api_root + self.user_path if self.user_path else ""
 
     def app_token_endpoint(self, field_name: str, client_id: str) -> str:
         """`token_check_url` or `revocation_url`, with `{api}` and `{client_id}` filled in."""
@@ -223,9 +236,11 @@ def _values(name: str, entry: dict[str, Any], source: str, partial: bool = False
         if value and "{" not in value and not is_secure(value):
             raise bad(key, f"{value!r} {SECURE_URL_RULE}")
     for key, allowed in CHOICES.items():
-        if key in entry and entry[key] not in allowed:
+        if key in entry and entry[key] not in allowed and not isinstance(entry[key], bool):
             raise bad(key, f"must be one of {', '.join(allowed)}")
     values = dict(entry)
+    if isinstance(entry.get("device_client_auth"), bool):  # the first wave's true/false
+        values["device_client_auth"] = "token" if entry["device_client_auth"] else "none"
     for key, kind in ((f.name, f.type) for f in dataclasses.fields(Provider)):
         if key not in entry:
             continue

@@ -826,16 +826,18 @@ class AuthlibServer:
             "authorize_url": f"{url}/authorize",
             "token_url": f"{url}/token",
             "device_url": f"{url}/device_authorization",
-            "device_client_auth": client_auth != "none",  # confidential clients authenticate
             "api_base": url,
         }
         if self.userinfo != "absent":
             entry["user_url"] = f"{url}/userinfo"
+        else:
+            entry["user_path"] = ""  # no user endpoint: the id_token names the owner
         entry |= {
             "login_field": ["preferred_username", "email", "sub"],
             "client_auth": client_auth,
             "revocation_url": f"{url}/revoke",
             "revocation_style": "rfc7009",
+            "introspection_url": f"{url}/introspect",
             "pkce": True,
             "any_loopback_port": True,
             "default_scope": DEFAULT_SCOPE if self.oidc else "profile email offline_access",

@@ -644,7 +644,9 @@ class Scenario:
     def assert_secrets_stay_home(self) -> None:
         for request in self.server.requests:
             path = urlsplit(request.path).path
-            for secret in (CLIENT_SECRET, OLD_REFRESH, NEW_REFRESH):
+            if request.mentions(CLIENT_SECRET):  # RFC 8628 §3.1: the device endpoint too
+                assert path in ("/token", "/device"), f"the secret was sent to {request.path}"
+            for secret in (OLD_REFRESH, NEW_REFRESH):
                 if request.mentions(secret):
                     assert path == "/token", f"{secret!r} was sent to {request.path}"
             for secret in (OLD_ACCESS, NEW_ACCESS):
@@ -769,13 +771,16 @@ class Scenario:
         self.server.answer("/.well-known/openid-configuration", document)
         path = self.tmp_path / "no-credentials-file-here.json"
         outcome = self.attempt(path, lambda: discover(self.server.url))
-        # only the document is asked for (a GET that breaks off is retried: the same URL)
-        assert set(self.server.paths()) == {"/.well-known/openid-configuration"}, (
-            self.server.paths()
-        )
+        # only metadata is asked for: the OpenID document, then RFC 8414's where there is
+        # none (a GET that breaks off is retried: the same URL)
+        assert set(self.server.paths()) <= {
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        }, self.server.paths()
         if outcome.error is None:
             overrides = outcome.result
             assert isinstance(overrides, dict), overrides
+            assert overrides["oidc"] is True  # only the OpenID document was served
             for key in ("authorize_url", "token_url", "jwks_uri"):
                 assert key in overrides, f"no {key} in {overrides}"
             for key in URL_OVERRIDES:

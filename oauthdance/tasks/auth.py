@@ -33,7 +33,10 @@ def _print_json(data: Any) -> None:
     redirect_uri="the callback URL registered with the app (https, or http on 127.0.0.1)",
     scope="scopes to ask for, space- or comma-separated",
     host="serve the provider from this host[:port] (GitHub Enterprise, the sandbox)",
-    issuer="an OpenID Connect issuer URL: read its discovery document for the endpoints",
+    issuer="an OpenID Connect issuer (or RFC 8414 OAuth server): read its metadata for the "
+    "endpoints",
+    client_auth="client_secret_basic, client_secret_post or none (default: the provider's "
+    "entry; else none without a secret, else what the server takes, Basic first)",
     secret_in_env="keep the client secret out of the file: read it from the environment",
 )
 def configure(
@@ -47,6 +50,7 @@ def configure(
     scope: str | None = None,
     host: str | None = None,
     issuer: str | None = None,
+    client_auth: str | None = None,
     secret_in_env: bool = False,
     json: bool = False,
 ) -> None:
@@ -57,6 +61,9 @@ def configure(
         from ..endpoints import discover
 
         overrides = discover(issuer)
+    if client_auth:
+        overrides = {**(overrides or store.record(aim.settings.provider).get("provider") or {})}
+        overrides["client_auth"] = client_auth
     name, settings = aim.settings.provider, aim.settings
     base = get_provider(
         name,
@@ -90,7 +97,7 @@ def configure(
     for key in ("client_id", "redirect_uri", "scope"):
         print(f"  {key}: {summary[key]}")
     print(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
-    if not app.client_secret and app.provider.client_auth != "none":
+    if not app.client_secret and app.auth_method != "none":
         warn(
             f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
             "--client-secret before auth.exchange"
@@ -262,6 +269,20 @@ def status(
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _instant(epoch: int | None) -> str | None:
+    """An epoch time from a provider, as the file stores times (UTC, ISO 8601)."""
+    from datetime import datetime, timezone
+
+    from ..tokens import isoformat
+
+    if epoch is None:
+        return None
+    try:
+        return isoformat(datetime.fromtimestamp(epoch, timezone.utc))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def _expiry(row: dict[str, Any]) -> str:
     if row["needs_login"]:
         return "needs login"
@@ -375,7 +396,7 @@ def device(
     aim = target(c, provider, user, creds)
     prov = aim.provider
     opener = open_browser if not no_browser and has_display() else None
-    result = device_login(aim.store, prov, scope=scope, opener=opener)
+    result = device_login(aim.store, prov, scope=scope, user=aim.user, opener=opener)
     _print_logged_in(prov, result, json)
 
 
@@ -431,12 +452,15 @@ def check(
                 "valid": result.valid,
                 "scopes": result.scopes,
                 "login": result.login,
+                "expires_at": _instant(result.expires_at),
             }
         )
     elif result.valid:
+        expiry = f", expires {_instant(result.expires_at)}" if result.expires_at else ""
+        who = f", login {result.login}" if result.login else ""
         print(
             f"valid: the {prov.name} token of {result.owner} works "
-            f"(scopes {', '.join(result.scopes or []) or 'none'})"
+            f"(scopes {', '.join(result.scopes or []) or 'none'}{who}{expiry})"
         )
     else:
         print(f"invalid: the {prov.name} token of {result.owner} no longer works")
