@@ -297,7 +297,7 @@ def test_unknown_provider_is_explained(tmp_path: Path) -> None:
     assert "unknown provider 'nope'" in msg and "github" in msg
 
 
-def test_provider_that_cannot_be_reached_is_explained(tmp_path: Path) -> None:
+def test_provider_that_cannot_be_reached_is_explained(tmp_path: Path, instant_retries) -> None:
     creds = tmp_path / "creds.json"
     ok(
         "auth.configure",
