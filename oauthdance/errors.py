@@ -16,7 +16,9 @@ EXIT_CODES: dict[int, str] = {
     2: "a usage error: a flag is missing or has a wrong value",
     3: "`--no-wait` stopped at a spent rate limit (what was fetched is saved)",
     130: "interrupted (Ctrl-C)",
+    141: "the reader of stdout went away (piped into `head`), as for a program killed by SIGPIPE",
 }
+BROKEN_PIPE = 141
 
 
 def printable(text: Any, limit: int = 300) -> str:

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, configure_args, run_invoke
+import pytest
+from conftest import ROOT, configure_args, invoke_command, run_invoke
+from lifecycle_helpers import logged_in
 
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
@@ -178,3 +180,40 @@ def test_sandbox_serve_configures_itself_and_prints_no_secret(tmp_path: Path) ->
     record = CredentialsFile(creds).record("sandbox")
     assert record["host"].startswith("127.0.0.1:") and "octocat" in record["tokens"]
     assert record["client_secret"] not in served_out and "****" in served_out
+
+
+def test_short_flags_mean_the_same_in_every_task() -> None:
+    """One fixed set (`-p`, `-u`, `-o`, `-f`, `-s`, `-q`); invoke's made-up ones are off."""
+    from oauthdance.tasks import namespace
+    from oauthdance.tasks.common import SHORT_FLAGS
+
+    for name in namespace().task_names:
+        for argument in namespace()[name].get_arguments():
+            shorts = [n for n in argument.names if len(n) == 1]
+            short = SHORT_FLAGS.get(argument.attr_name or argument.name)
+            expected = [short] if short else []
+            assert shorts == expected, (name, argument.names)
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+def test_a_closed_pipe_ends_quietly_with_141(
+    sandbox: RunningSandbox, app: App, tmp_path: Path, fmt: str
+) -> None:
+    """`invoke data.fetch ... | head -1`: no BrokenPipeError traceback, SIGPIPE's status."""
+    logged_in(sandbox, app, tmp_path / "creds.json")
+    sandbox.model.users["octocat"].repo_count = 3000
+    command = invoke_command(
+        "data.fetch", "-p", "sandbox", "--creds", str(tmp_path / "creds.json"),
+        "--path", "/user/repos", "--format", fmt, "--quiet",
+    )  # fmt: skip
+    done = subprocess.run(
+        f"{' '.join(command)} | head -1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+    assert done.returncode == 141

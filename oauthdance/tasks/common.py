@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from invoke import Context, task
+from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
-from ..errors import OAuthDanceError
+from ..errors import BROKEN_PIPE, OAuthDanceError
 from ..settings import BY_NAME, SETTINGS
 from ..target import Target, resolve_target
 
@@ -38,16 +40,39 @@ def target(
     return resolve_target(provider, user, creds, config=c.config.get("oauthdance") or {})
 
 
-def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:
-    """`@task` with help for every flag (the common ones filled in) and clean errors.
+# The only short flags, each meaning the same in every task that has the flag. invoke would
+# otherwise make one up per task from the first free letter (`-o` was --out in one task and
+# --org in the next); every other flag is long only.
+SHORT_FLAGS = {
+    "provider": "p",
+    "user": "u",
+    "out": "o",
+    "format": "f",
+    "scope": "s",
+    "quiet": "q",
+}
 
-    `iterable` names flags that may be given several times (invoke's `iterable`).
-    """
+
+class CliTask(Task):
+    """A task whose short flags come from `SHORT_FLAGS` only."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        if name in SHORT_FLAGS:
+            opts["names"].append(SHORT_FLAGS[name])
+        return opts
+
+
+def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:
+    """`@task` with help for every flag (the common ones filled in), the fixed short flags
+    and clean errors. `iterable` names flags that may be given several times."""
 
     def decorate(func: F) -> Any:
         params = inspect.signature(func).parameters
         help_text = {k: v for k, v in COMMON_HELP.items() if k in params} | own_help
-        return task(help=help_text, iterable=list(iterable))(clean_errors(func))
+        return task(
+            klass=CliTask, auto_shortflags=False, help=help_text, iterable=list(iterable)
+        )(clean_errors(func))
 
     return decorate
 
@@ -63,8 +88,20 @@ def clean_errors(func: F) -> F:
             raise Exit(f"error: {exc}", code=exc.exit_code) from exc
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
+        except BrokenPipeError:  # `invoke data.fetch ... | head`: the reader has had enough
+            _silence_stdout()
+            raise Exit(code=BROKEN_PIPE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file (tests capture it): nothing will flush it to a closed pipe
 
 
 def warn(message: str) -> None:
