@@ -47,7 +47,8 @@ class ETagCache:
 
     def put(self, url: str, etag: str, body: Any, links: dict[str, str]) -> None:
         path = self._path(url)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in (self.folder, path.parent):  # each made 0700: it holds API answers
+            folder.mkdir(exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

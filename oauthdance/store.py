@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ class CredentialsFile:
         """The whole file as a dict (empty if the file does not exist yet)."""
         try:
             text = self.path.read_text(encoding="utf-8")
+            _warn_if_readable_by_others(self.path)
         except FileNotFoundError:
             return {}
         except OSError as exc:
@@ -134,6 +136,7 @@ class CredentialsFile:
             text = yamlio.dump(data)
         else:
             text = json.dumps(data, indent=2) + "\n"
+        _sweep_stale_temporaries(self.path)
         fd, tmp = tempfile.mkstemp(
             dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
         )
@@ -168,7 +171,21 @@ def _exclusive_lock(lock_path: Path) -> Iterator[None]:
         except Timeout as exc:
             raise _lock_timeout(lock_path) from exc
         return
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:  # never through a link: one planted in a shared folder would aim our write elsewhere
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        if not lock_path.is_symlink():
+            raise  # an unwritable folder: the caller says so
+        raise CredentialsFileError(
+            f"the lock file {lock_path} is a symbolic link; oauthdance never follows one",
+            "remove it if you did not make it, and check who can write to that folder",
+        ) from exc
+    if hasattr(os, "getuid") and os.fstat(fd).st_uid != os.getuid():
+        os.close(fd)
+        raise CredentialsFileError(
+            f"the lock file {lock_path} belongs to another user",
+            "keep credentials in a folder only you can write to (or remove that file)",
+        )
     try:
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
         while True:
@@ -182,6 +199,38 @@ def _exclusive_lock(lock_path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+STALE_TEMPORARY_SECONDS = 60.0
+_warned_readable: set[Path] = set()
+
+
+def _warn_if_readable_by_others(path: Path) -> None:
+    """As ssh does for keys: a credentials file others can read is worth a word (once per
+    process); the next write makes it 0600 again."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077 and path not in _warned_readable:
+        _warned_readable.add(path)
+        print(
+            f"warning: {path} is readable by others (mode {mode:04o}); oauthdance writes it "
+            f"0600 on its next change (or run: chmod 600 {path})",
+            file=sys.stderr,
+        )
+
+
+def _sweep_stale_temporaries(path: Path) -> None:
+    """Remove temporary copies (they hold secrets) that writers killed mid-write left
+    behind. Called under the lock, so a temporary older than a minute has no live writer."""
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if stale.lstat().st_mtime < cutoff:
+                stale.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove
 
 
 def _lock_timeout(lock_path: Path) -> CredentialsFileError:
