@@ -33,7 +33,11 @@ def client_auth(client: Client, authenticate: bool = True) -> tuple[dict[str, st
 
 
 def request_token(
-    client: Client, grant_type: str, params: dict[str, Any], authenticate: bool = True
+    client: Client,
+    grant_type: str,
+    params: dict[str, Any],
+    authenticate: bool = True,
+    deadline: float | None = None,
 ) -> TokenAnswer:
     """POST a grant to the token endpoint (RFC 6749 §4.1.3, §6; RFC 8628 §3.4); the checked
     answer, or an error with advice (GitHub sends errors with HTTP 200)."""
@@ -41,7 +45,9 @@ def request_token(
     headers, form = client_auth(client, authenticate)
     form = {"grant_type": grant_type, **form}
     form.update({k: str(v) for k, v in params.items() if v is not None})
-    answer = http.call("POST", provider.token_endpoint, headers={**JSON, **headers}, data=form)
+    answer = http.call(
+        "POST", provider.token_endpoint, headers={**JSON, **headers}, data=form, deadline=deadline
+    )
     fields = oauth.parse_token_answer(answer.content, answer.status_code, provider.code_lifetime)
     return oauth.checked_token_answer(fix_token_answer(provider.quirks, fields))
 

@@ -9,6 +9,10 @@ token starts without loading an HTTP stack.
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +26,7 @@ from .tokens import (
     TokenAnswer,
     TokenRecord,
     marked_needs_login,
+    marked_refreshing,
     new_token_record,
     parse_time,
     pick_owner,
@@ -29,6 +34,7 @@ from .tokens import (
 )
 
 MAX_LEEWAY = timedelta(seconds=60)
+DEADLINE = 20.0  # seconds for a refresh request: less than other steps wait for the file
 DEAD_REFRESH_ERRORS = ("bad_refresh_token", "invalid_grant")
 
 
@@ -99,13 +105,51 @@ def refresh_token(
     stale_token: str | None = None,
     now: datetime | None = None,
 ) -> TokenRecord:
-    """Refresh `owner`'s token (if still needed once the lock is held); return the fresh one.
+    """Refresh `owner`'s token (if still needed once it is our turn); return the fresh one.
 
     `force` refreshes even a token that is not due; `stale_token` (one the provider just
     refused) refreshes unless another process already replaced it, so eight workers that
-    all see a 401 spend one refresh, not eight.
+    all see a 401 spend one refresh, not eight. Refreshes take turns on a lock of their own,
+    so other steps only wait for the short writes, never for the provider.
     """
-    failure: ProviderError | None = None
+    with creds.held("refresh"):
+        token, app = _claim_refresh(creds, provider, owner, force, stale_token, now)
+        if app is None:
+            return token  # another worker or process already did it
+        with signals_deferred():  # between "sent" and "written" a rotation must not be lost
+            try:
+                answer = _request_refresh(app, token)
+                claims = _refreshed_id_claims(app, answer, token)
+            except ProviderError as exc:
+                dead = exc.error in DEAD_REFRESH_ERRORS
+                _settle_refresh(creds, provider, owner, token, None, dead)
+                if not dead:
+                    raise
+                raise _refused(provider, owner, exc, token) from exc
+            except BaseException:
+                _settle_refresh(creds, provider, owner, token, None, False)
+                raise
+            fresh = new_token_record(
+                answer,
+                token.get("requested_scope") or "",
+                now or utcnow(),
+                previous=token,
+                id_claims=claims,
+            )
+            _settle_refresh(creds, provider, owner, token, fresh, False)
+            return fresh
+
+
+def _claim_refresh(
+    creds: CredentialsFile,
+    provider: Provider,
+    owner: str,
+    force: bool,
+    stale_token: str | None,
+    now: datetime | None,
+) -> tuple[TokenRecord, Client | None]:
+    """Under the file's lock: the token, and the client to refresh it with (None when it
+    needs no refresh after all); the record notes that a refresh is in flight."""
     with creds.update() as data:
         record = data.get(provider.name) or {}
         token = (record.get("tokens") or {}).get(owner)
@@ -115,45 +159,88 @@ def refresh_token(
             )
         if stale_token is not None:
             if token.get("access_token") != stale_token:
-                return token  # already replaced by another worker or process
+                return token, None  # already replaced by another worker or process
         elif not force and not needs_refresh(token, now):
-            return token  # another process refreshed it while we waited for the lock
+            return token, None  # another process refreshed it while we waited
         _raise_if_dead(token, provider, owner)
         if not token.get("refresh_token"):
+            expired = "has expired and has" if token.get("expires_at") else "does not expire, so"
             raise NotLoggedIn(
-                f"the {provider.name} token of {owner} has expired and has no refresh token",
-                f"log in again: {login_command(provider, owner)}",
+                f"the {provider.name} token of {owner} {expired} no refresh token",
+                f"log in again: {login_command(provider, owner)}"
+                if token.get("expires_at")
+                else "nothing to do: use it as it is",
             )
-        from . import endpoints
-
         app = resolve_client(provider, record).require_client_id()
-        try:
-            answer = endpoints.request_token(
-                app, "refresh_token", {"refresh_token": token["refresh_token"]}
-            )
-        except ProviderError as exc:
-            if exc.error not in DEAD_REFRESH_ERRORS:
-                raise
-            # written as the block ends, so every later use says so at once
-            record["tokens"][owner] = marked_needs_login(token)
-            failure = exc
+        record["tokens"][owner] = marked_refreshing(token, now or utcnow())
+        return token, app
+
+
+def _request_refresh(client: Client, token: TokenRecord) -> TokenAnswer:
+    """The refresh request, with a deadline shorter than other steps wait for the file."""
+    from . import endpoints
+
+    return endpoints.request_token(
+        client, "refresh_token", {"refresh_token": token["refresh_token"]}, deadline=DEADLINE
+    )
+
+
+def _settle_refresh(
+    creds: CredentialsFile,
+    provider: Provider,
+    owner: str,
+    before: TokenRecord,
+    fresh: TokenRecord | None,
+    dead: bool,
+) -> None:
+    """Write how the refresh ended: the fresh pair; or, with the in-flight note taken off,
+    the old token (marked `needs_login` when the provider refused its refresh token)."""
+    with creds.update() as data:
+        tokens = (data.get(provider.name) or {}).get("tokens") or {}
+        if owner not in tokens:
+            return  # logged out meanwhile
+        if fresh is not None:
+            tokens[owner] = fresh
         else:
-            claims = _refreshed_id_claims(app, answer, token)
-            fresh = new_token_record(
-                answer,
-                token.get("requested_scope") or "",
-                now or utcnow(),
-                previous=token,
-                id_claims=claims,
-            )
-            record["tokens"][owner] = fresh
-            return fresh
-    assert failure is not None
-    raise NotLoggedIn(
+            tokens[owner] = marked_needs_login(before) if dead else before
+
+
+def _refused(
+    provider: Provider, owner: str, failure: ProviderError, token: TokenRecord
+) -> NotLoggedIn:
+    if token.get("refresh_started_at"):  # an earlier refresh died between sent and written
+        return NotLoggedIn(
+            f"the {provider.name} refresh token of {owner} was refused ({failure.error}): the "
+            f"last refresh (started {token['refresh_started_at']}) may have rotated the token "
+            "at the provider and ended before saving the new one",
+            f"log in again: {login_command(provider, owner)}",
+        )
+    return NotLoggedIn(
         f"the {provider.name} refresh token of {owner} was refused ({failure.error}): it was "
         "revoked, already used, or has expired",
         f"log in again: {login_command(provider, owner)}",
     )
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (main thread only: elsewhere signals
+    do not arrive), then act on them as if they came just now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda signum, frame: caught.append(signum))
+        for number in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in caught[:1]:
+            signal.raise_signal(number)
 
 
 def _refreshed_id_claims(

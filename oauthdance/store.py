@@ -77,6 +77,17 @@ class CredentialsFile:
                     self._write(data)
 
     @contextmanager
+    def held(self, purpose: str) -> Iterator[None]:
+        """A lock of its own beside the file, for work that must take turns across
+        processes without holding the file's lock meanwhile (a refresh's HTTP call)."""
+        with ExitStack() as held:
+            with self._unwritable_as_error():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                lock = self.path.with_name(f".{self.path.name}.{purpose}.lock")
+                held.enter_context(_exclusive_lock(lock))
+            yield
+
+    @contextmanager
     def _unwritable_as_error(self) -> Iterator[None]:
         try:
             yield

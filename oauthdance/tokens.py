@@ -46,6 +46,7 @@ class TokenRecord(TypedDict, total=False):
     login: str
     verified_at: str
     needs_login: bool  # the refresh token was refused: only a new login helps
+    refresh_started_at: str  # a refresh is in flight (left behind if its process died)
 
 
 def utcnow() -> datetime:
@@ -100,7 +101,7 @@ def new_token_record(
         record["refresh_token_expires_at"] = isoformat(
             now + timedelta(seconds=answer["refresh_token_expires_in"])
         )
-    if previous is not None:
+    if previous is not None:  # (its `refresh_started_at`, if any, is not carried over)
         record["refreshed_at"] = isoformat(now)
         for kept in ("refresh_token", "refresh_token_expires_at", "login", "verified_at"):
             if previous.get(kept) and kept not in record:
@@ -122,6 +123,12 @@ def with_identity(
 def marked_needs_login(token: Mapping[str, Any]) -> TokenRecord:
     """The token once its refresh token was refused: every later use says so at once."""
     return TokenRecord(**{**token, "needs_login": True})  # type: ignore[typeddict-item]
+
+
+def marked_refreshing(token: Mapping[str, Any], now: datetime) -> TokenRecord:
+    """The token while its refresh is in flight: should the process die before it writes
+    the new pair, the next refusal can say what probably happened."""
+    return TokenRecord(**{**token, "refresh_started_at": isoformat(now)})  # type: ignore[typeddict-item]
 
 
 def mask(secret: str | None) -> str:

@@ -70,9 +70,9 @@ def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], A
     def decorate(func: F) -> Any:
         params = inspect.signature(func).parameters
         help_text = {k: v for k, v in COMMON_HELP.items() if k in params} | own_help
-        return task(
-            klass=CliTask, auto_shortflags=False, help=help_text, iterable=list(iterable)
-        )(clean_errors(func))
+        return task(klass=CliTask, auto_shortflags=False, help=help_text, iterable=list(iterable))(
+            clean_errors(func)
+        )
 
     return decorate
 
