@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from . import pages
-from .errors import REDIRECT_ERROR_HINTS, ConfigError, LoginTimeout, printable
+from .errors import REDIRECT_ERROR_HINTS, ConfigError, LoginTimeout, advice, printable
 
 
 class CallbackServer:
@@ -110,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "Login failed",
                     f"The provider answered {printable(error, 80)}: "
                     f"{printable(params.get('error_description', ''))}",
-                    REDIRECT_ERROR_HINTS.get(error, "return to the terminal and try again"),
+                    advice(REDIRECT_ERROR_HINTS, error) or "return to the terminal and try again",
                 ),
             )
         else:

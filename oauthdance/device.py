@@ -13,7 +13,7 @@ from typing import TextIO
 
 from . import flow
 from .client import Client
-from .errors import DEVICE_ERROR_HINTS, ProviderError, printable
+from .errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
 from .oauth import DeviceCode, split_scopes
 from .providers import Provider
 from .store import CredentialsFile
@@ -52,7 +52,10 @@ def poll_for_token(
             if exc.error in ("authorization_pending", "slow_down"):
                 exc = ProviderError("expired_token", "the device code expired")
             raise ProviderError(
-                exc.error, exc.description, DEVICE_ERROR_HINTS.get(exc.error), exc.status
+                exc.error,
+                exc.description,
+                advice(DEVICE_ERROR_HINTS, exc.error, client.provider.name),
+                exc.status,
             ) from exc
 
 

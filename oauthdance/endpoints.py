@@ -13,7 +13,7 @@ from typing import Any
 
 from . import http, oauth, oidc
 from .client import Client
-from .errors import DEVICE_ERROR_HINTS, ConfigError, NetworkError, ProviderError
+from .errors import DEVICE_ERROR_HINTS, ConfigError, NetworkError, ProviderError, advice
 from .providers import Provider
 from .quirks import fix_token_answer
 from .tokens import TokenAnswer
@@ -48,7 +48,9 @@ def request_token(
     answer = http.call(
         "POST", provider.token_endpoint, headers={**JSON, **headers}, data=form, deadline=deadline
     )
-    fields = oauth.parse_token_answer(answer.content, answer.status_code, provider.code_lifetime)
+    fields = oauth.parse_token_answer(
+        answer.content, answer.status_code, provider.code_lifetime, provider.name
+    )
     return oauth.checked_token_answer(fix_token_answer(provider.quirks, fields))
 
 
@@ -75,7 +77,7 @@ def request_device_code(client: Client, scope: str) -> oauth.DeviceCode:
         raise ProviderError(
             error,
             description if isinstance(description, str) else None,
-            DEVICE_ERROR_HINTS.get(error),
+            advice(DEVICE_ERROR_HINTS, error, provider.name),
             answer.status_code,
         )
     return oauth.checked_device_code(fields)

@@ -7,6 +7,7 @@ its traceback. Text that came from a provider is made printable before it is sho
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 # Exit codes, in one table (the README's "Errors" section is tested against it).
@@ -155,46 +156,61 @@ class RateLimited(OAuthDanceError):
 # -- advice for the errors providers send --------------------------------------------------
 
 # At the token endpoint (GitHub's documented errors and RFC 6749 §5.2).
-_RESTART = "run `invoke auth.url` again (or `invoke auth.login`) to get a fresh code"
+# Hints say `{p}` where the provider's flag goes (` -p NAME`), so every `next:` line can be
+# pasted as it is; `advice()` fills it in.
+_RESTART = "run `invoke auth.url{p}` again (or `invoke auth.login{p}`) to get a fresh code"
 TOKEN_ERROR_HINTS: dict[str, str] = {
     "bad_verification_code": "the code is wrong, already used or older than {minutes}: " + _RESTART,
     "invalid_grant": "the code is wrong, already used or older than {minutes} (or the "
     "refresh token is spent): " + _RESTART,
     "incorrect_client_credentials": "the client_id or client_secret is wrong: check them in "
-    "the app's settings and run `invoke auth.configure` (or fix <PROVIDER>_CLIENT_SECRET)",
-    "invalid_client": "the client_id or client_secret is wrong: run `invoke auth.configure`",
+    "the app's settings and run `invoke auth.configure{p}` (or fix <PROVIDER>_CLIENT_SECRET)",
+    "invalid_client": "the client_id or client_secret is wrong (or the server registered the "
+    "client for another authentication method): run `invoke auth.configure{p}`",
     "redirect_uri_mismatch": "the redirect_uri differs from the app's callback URL: make them "
-    "the same with `invoke auth.configure --redirect-uri ...`, then " + _RESTART,
+    "the same with `invoke auth.configure{p} --redirect-uri ...`, then " + _RESTART,
     "unverified_user_email": "the account's primary email is not verified: verify it at the "
     "provider, then " + _RESTART,
-    "bad_refresh_token": "the refresh token is wrong, used or expired: log in again",
+    "bad_refresh_token": "the refresh token is wrong, used or expired: log in again with "
+    "`invoke auth.login{p}`",
     "unsupported_grant_type": "the provider does not accept this grant type for this app",
 }
 
 # On the redirect back from the authorize page.
 REDIRECT_ERROR_HINTS: dict[str, str] = {
-    "access_denied": "the user pressed Deny (or cancelled): run `invoke auth.url` again and "
+    "access_denied": "the user pressed Deny (or cancelled): run `invoke auth.url{p}` again and "
     "approve the app",
     "redirect_uri_mismatch": "the redirect_uri is not the app's callback URL: fix it with "
-    "`invoke auth.configure --redirect-uri ...`, then run `invoke auth.url` again",
+    "`invoke auth.configure{p} --redirect-uri ...`, then run `invoke auth.url{p}` again",
     "application_suspended": "the app is suspended: its owner must unsuspend it in the "
     "provider's settings",
 }
 
 # In the device flow (RFC 8628 §3.5 and GitHub's additions).
 DEVICE_ERROR_HINTS: dict[str, str] = {
-    "expired_token": "the code expired before it was entered: run `invoke auth.device` again",
-    "access_denied": "the user pressed Cancel: run `invoke auth.device` again to retry",
+    "expired_token": "the code expired before it was entered: run `invoke auth.device{p}` again",
+    "access_denied": "the user pressed Cancel: run `invoke auth.device{p}` again to retry",
     "device_flow_disabled": "enable 'Device Flow' in the app's settings, or use "
-    "`invoke auth.login`",
-    "incorrect_device_code": "the device code is not valid: run `invoke auth.device` again",
-    "incorrect_client_credentials": "the client_id is wrong: check `invoke auth.status`",
+    "`invoke auth.login{p}`",
+    "incorrect_device_code": "the device code is not valid: run `invoke auth.device{p}` again",
+    "incorrect_client_credentials": "the client_id is wrong: check `invoke auth.status{p}`",
     "unsupported_grant_type": "the provider does not offer the device flow for this app",
 }
 
 
+def advice(hints: dict[str, str], error: str, provider: str = "", **values: str) -> str | None:
+    """The hint for `error`, with the provider's `-p` flag (shell-quoted) filled in."""
+    hint = hints.get(error)
+    flag = f" -p {shlex.quote(provider)}" if provider else ""
+    return hint.format(p=flag, **values) if hint else None
+
+
 def token_error(
-    error: str, description: str | None, code_lifetime: int = 600, status: int | None = None
+    error: str,
+    description: str | None,
+    code_lifetime: int = 600,
+    status: int | None = None,
+    provider: str = "",
 ) -> ProviderError:
     """The error for a token-endpoint answer, with the matching advice.
 
@@ -203,7 +219,5 @@ def token_error(
     """
     minutes = code_lifetime / 60
     lifetime = f"{minutes:g} minute" + ("" if minutes == 1 else "s")
-    hint = TOKEN_ERROR_HINTS.get(error)
-    return ProviderError(
-        error, description, hint.format(minutes=lifetime) if hint else None, status
-    )
+    hint = advice(TOKEN_ERROR_HINTS, error, provider, minutes=lifetime)
+    return ProviderError(error, description, hint, status)

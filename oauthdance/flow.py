@@ -392,6 +392,8 @@ def identify(
         )
     scopes = scopes if scopes is not None else list(token.get("scope") or [])
     missing = oauth.missing_scopes(token.get("requested_scope"), scopes, provider.implied_scopes)
+    if token.get("refresh_token"):  # what `offline_access` asks for came: a refresh token
+        missing = [s for s in missing if s != "offline_access"]
     return Verified(login, scopes, missing, with_identity(token, login, scopes, now))
 
 

@@ -24,6 +24,7 @@ from .errors import (
     AuthorizationError,
     NetworkError,
     ProviderError,
+    advice,
     printable,
     token_error,
 )
@@ -120,7 +121,7 @@ class Redirect:
             text = f"the provider refused the authorization: {printable(self.error, 80)}"
             if self.error_description:
                 text += f" ({printable(self.error_description)})"
-            raise AuthorizationDenied(text, REDIRECT_ERROR_HINTS.get(self.error))
+            raise AuthorizationDenied(text, advice(REDIRECT_ERROR_HINTS, self.error))
 
 
 def parse_redirect(pasted: str) -> Redirect:
@@ -237,7 +238,9 @@ def answer_fields(body: bytes | str, status: int, what: str) -> dict[str, Any]:
     )
 
 
-def raise_for_error_field(data: Mapping[str, Any], status: int, code_lifetime: int = 600) -> None:
+def raise_for_error_field(
+    data: Mapping[str, Any], status: int, code_lifetime: int = 600, provider: str = ""
+) -> None:
     """An answer with `error` (RFC 6749 §5.2; GitHub sends it with HTTP 200) raises."""
     error = data.get("error")
     if error is None:
@@ -248,13 +251,17 @@ def raise_for_error_field(data: Mapping[str, Any], status: int, code_lifetime: i
         description if isinstance(description, str) else None,
         code_lifetime,
         status,
+        provider,
     )
 
 
-def parse_token_answer(body: bytes | str, status: int, code_lifetime: int = 600) -> dict[str, Any]:
-    """A token endpoint's answer as fields; error answers raise with the matching advice."""
+def parse_token_answer(
+    body: bytes | str, status: int, code_lifetime: int = 600, provider: str = ""
+) -> dict[str, Any]:
+    """A token endpoint's answer as fields; error answers raise with the matching advice
+    (naming `provider` in the commands it suggests)."""
     data = answer_fields(body, status, "token endpoint")
-    raise_for_error_field(data, status, code_lifetime)
+    raise_for_error_field(data, status, code_lifetime, provider)
     if status >= 400:
         raise ProviderError(
             f"http_{status}", "the token endpoint refused the request", "check the provider"

@@ -7,6 +7,7 @@ by `new_token_record`, `with_identity` or `marked_needs_login`.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
@@ -149,24 +150,25 @@ def pick_owner(record: Mapping[str, Any], user: str | None, provider: str) -> st
         owner = next(iter(tokens))
     if owner and owner in tokens:
         return str(owner)
+    p = shlex.quote(provider)
     if record.get("unverified") and not tokens:
         raise NotLoggedIn(
             f"the {provider} token has not been verified yet, so it has no owner",
-            f"run `invoke auth.verify -p {provider}`",
+            f"run `invoke auth.verify -p {p}`",
         )
     if owner:
         known = ", ".join(sorted(tokens)) or "none"
         raise NotLoggedIn(
             f"no {provider} token is stored for {owner!r} (stored owners: {known})",
-            f"run `invoke auth.login -p {provider}` as {owner}, or pick another --user",
+            f"run `invoke auth.login -p {p} -u {shlex.quote(str(owner))}`, or pick another --user",
         )
     if tokens:
         raise NotLoggedIn(
             f"several {provider} owners are stored ({', '.join(sorted(tokens))}) and none is "
             "the default",
-            "pass --user NAME, or set OAUTHDANCE_USER",
+            f"pass --user NAME, or make one the default: `invoke auth.use -p {p} -u NAME`",
         )
     raise NotLoggedIn(
         f"no {provider} token is stored yet",
-        f"run `invoke auth.login -p {provider}` (or auth.url → auth.code → auth.exchange)",
+        f"run `invoke auth.login -p {p}` (or auth.url → auth.code → auth.exchange)",
     )

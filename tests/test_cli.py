@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, configure_args, invoke_command, run_invoke
+from conftest import ROOT, configure_args, invoke_command, run_invoke, run_invoke_process
 from lifecycle_helpers import logged_in
 
 from oauthdance.sandbox import App, RunningSandbox
@@ -217,3 +217,20 @@ def test_a_closed_pipe_ends_quietly_with_141(
     )
     assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
     assert done.returncode == 141
+
+
+def test_debug_output_shows_no_secret(tmp_path: Path) -> None:
+    """`invoke -d` logs argv and every parsed value: secret flags are masked there."""
+    secret, code = "s3cr3t-Value-4711", "c0de-Value-0815"
+    configure = run_invoke_process(
+        "-d", "auth.configure", "--creds", str(tmp_path / "c.json"), "--client-id", "id",
+        f"--client-secret={secret}",
+    )  # fmt: skip
+    pasted = run_invoke_process(
+        "-d", "auth.code", "--creds", str(tmp_path / "c.json"),
+        "--url", f"http://127.0.0.1:8765/callback?code={code}&state=x",
+    )  # fmt: skip
+    assert configure.returncode == 0 and "invoke.parser" in configure.stderr
+    for done in (configure, pasted):
+        assert secret not in done.stdout + done.stderr
+        assert code not in done.stdout + done.stderr

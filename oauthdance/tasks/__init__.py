@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from invoke import Collection, Context
 
 from . import auth, data, sandbox
-from .common import DEFAULTS, cli_task
+from .common import DEFAULTS, cli_task, redact_debug_output
 
 
 @cli_task(creds="keep the credentials in this file (default: a temporary one)")
@@ -17,6 +19,8 @@ def demo(c: Context, creds: str | None = None) -> None:
 
 
 def namespace() -> Collection:
+    """The tasks `tasks.py` exposes; secrets given on this command line stay out of `-d`."""
+    redact_debug_output(sys.argv)
     ns = Collection(
         demo,
         Collection.from_module(auth),

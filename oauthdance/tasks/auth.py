@@ -11,7 +11,7 @@ from .. import flow
 from ..errors import TokenRejected, UsageError
 from ..providers import Provider, get_provider, load_providers
 from ..tokens import mask, pick_owner
-from .common import cli_task, target, warn
+from .common import cli_task, say, target, warn
 
 
 def _port(value: str | None) -> int | None:
@@ -93,16 +93,16 @@ def configure(
     if json:
         _print_json(summary)
         return
-    print(f"configured {app.provider.name} in {store.path}")
+    say(f"configured {app.provider.name} in {store.path}")
     for key in ("client_id", "redirect_uri", "scope"):
-        print(f"  {key}: {summary[key]}")
-    print(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
+        say(f"  {key}: {summary[key]}")
+    say(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
     if not app.client_secret and app.auth_method != "none":
         warn(
             f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
             "--client-secret before auth.exchange"
         )
-    print(f"next: invoke auth.url -p {app.provider.name}")
+    say(f"next: invoke auth.url -p {app.provider.name}")
 
 
 @cli_task(
@@ -133,12 +133,12 @@ def url(
     if json:
         _print_json({"url": started.url, "state": started.state})
     else:
-        print(started.url)
+        say(started.url)
         warn_next = (
             f"after approving, run: invoke auth.code -p {prov.name} "
             "--url '<the address the browser shows>'"
         )
-        print(f"next: {warn_next}")
+        say(f"next: {warn_next}")
     if open:
         import webbrowser
 
@@ -164,8 +164,8 @@ def code(
     aim = target(c, provider, user, creds)
     prov = aim.provider
     matched = flow.store_code(aim.store, prov, code=code, state=state, url=url)
-    print(f"stored the code for authorization {matched[:8]}...")
-    print(f"next: invoke auth.exchange -p {prov.name}")
+    say(f"stored the code for authorization {matched[:8]}...")
+    say(f"next: invoke auth.exchange -p {prov.name}")
 
 
 @cli_task(state="which pending authorization to exchange (default: the only one)")
@@ -192,8 +192,8 @@ def exchange(
     if json:
         _print_json(summary)
         return
-    print(f"got token {summary['token']} (scopes: {', '.join(summary['scope']) or 'none'})")
-    print(f"next: invoke auth.verify -p {prov.name}")
+    say(f"got token {summary['token']} (scopes: {', '.join(summary['scope']) or 'none'})")
+    say(f"next: invoke auth.verify -p {prov.name}")
 
 
 @cli_task()
@@ -213,7 +213,7 @@ def verify(
         _print_json(rows)
         return
     for row in rows:
-        print(
+        say(
             f"verified {row['provider']} token {row['token']}: login {row['owner']}, "
             f"scopes {', '.join(row['scopes']) or 'none'}"
         )
@@ -232,7 +232,10 @@ def status(
 
     aim = target(c, None, None, creds)
     store = aim.store
-    rows = status_rows(store, load_providers(aim.settings.providers_file))
+    providers = load_providers(aim.settings.providers_file)
+    if provider and provider not in providers:  # a typo must not read as "nothing stored"
+        get_provider(provider, aim.settings.providers_file, store.record(provider))
+    rows = status_rows(store, providers)
     rows = [
         r
         for r in rows
@@ -249,7 +252,7 @@ def status(
         _print_json(rows)
         return
     if not rows:
-        print(f"nothing stored in {store.path} yet: run `invoke auth.configure` first")
+        say(f"nothing stored in {store.path} yet: run `invoke auth.configure` first")
         return
     header = ("PROVIDER", "OWNER", "TOKEN", "FROM", "SCOPES", "EXPIRES", "SECRET FROM")
     table = [header] + [
@@ -266,7 +269,7 @@ def status(
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        say("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _instant(epoch: int | None) -> str | None:
@@ -327,7 +330,7 @@ def _print_logged_in(prov: Provider, result: flow.Verified, json: bool) -> None:
     if json:
         _print_json(row)
     else:
-        print(
+        say(
             f"logged in to {prov.name} as {row['owner']} (token {row['token']}, "
             f"scopes {', '.join(row['scopes']) or 'none'})"
         )
@@ -424,7 +427,7 @@ def refresh(
     if json:
         _print_json(summary)
     else:
-        print(
+        say(
             f"refreshed {prov.name} token of {owner}: {summary['token']}, expires "
             f"{summary['expires_at'] or 'never'}"
         )
@@ -458,12 +461,12 @@ def check(
     elif result.valid:
         expiry = f", expires {_instant(result.expires_at)}" if result.expires_at else ""
         who = f", login {result.login}" if result.login else ""
-        print(
+        say(
             f"valid: the {prov.name} token of {result.owner} works "
             f"(scopes {', '.join(result.scopes or []) or 'none'}{who}{expiry})"
         )
     else:
-        print(f"invalid: the {prov.name} token of {result.owner} no longer works")
+        say(f"invalid: the {prov.name} token of {result.owner} no longer works")
     if not result.valid:
         raise TokenRejected(
             f"the provider no longer accepts the {prov.name} token of {result.owner}",
@@ -485,7 +488,7 @@ def revoke(
     prov = aim.provider
     owner, already_invalid = revoke_token(aim.store, prov, aim.user)
     extra = " (the provider already considered it invalid)" if already_invalid else ""
-    print(f"revoked and removed the {prov.name} token of {owner}{extra}")
+    say(f"revoked and removed the {prov.name} token of {owner}{extra}")
 
 
 @cli_task()
@@ -502,7 +505,7 @@ def logout(
     store, prov = aim.store, aim.provider
     owner = pick_owner(store.record(prov.name), aim.user, prov.name)
     forget_token(store, prov, owner)
-    print(f"removed the {prov.name} token of {owner} from {store.path}")
+    say(f"removed the {prov.name} token of {owner} from {store.path}")
     warn(
         "the token still works at the provider until it is revoked: revoke it in the "
         "provider's settings (use `invoke auth.revoke` instead of logout next time)"
@@ -524,4 +527,4 @@ def use(
     aim = target(c, provider, user, creds)
     prov = aim.provider
     make_default_owner(aim.store, prov, user)
-    print(f"{user} is now the default {prov.name} owner")
+    say(f"{user} is now the default {prov.name} owner")

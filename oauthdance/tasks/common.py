@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import io
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
-from ..errors import BROKEN_PIPE, OAuthDanceError
+from ..errors import BROKEN_PIPE, OAuthDanceError, printable
 from ..settings import BY_NAME, SETTINGS
 from ..target import Target, resolve_target
 
@@ -85,7 +86,9 @@ def clean_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except OAuthDanceError as exc:
-            raise Exit(f"error: {exc}", code=exc.exit_code) from exc
+            lines = str(exc).split("\n")
+            shown = "\n".join(printable(line, 100_000) for line in lines)
+            raise Exit(f"error: {shown}", code=exc.exit_code) from exc
         except KeyboardInterrupt:
             raise Exit("interrupted", code=130) from None
         except BrokenPipeError:  # `invoke data.fetch ... | head`: the reader has had enough
@@ -93,6 +96,46 @@ def clean_errors(func: F) -> F:
             raise Exit(code=BROKEN_PIPE) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Flags whose values are secrets or carry one (a pasted redirect holds the code).
+SECRET_FLAGS = ("--client-secret", "--code", "--url")
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps secret flag values out of invoke's `-d` debug output, which logs the argv, each
+    parsed value and each call's arguments: every occurrence of such a value is masked."""
+
+    def __init__(self, argv: list[str]) -> None:
+        super().__init__()
+        self.secrets = secret_values(argv)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            for secret in self.secrets:
+                text = text.replace(secret, "****").replace(repr(secret)[1:-1], "****")
+            record.msg, record.args = text, ()
+        return True
+
+
+def secret_values(argv: list[str]) -> list[str]:
+    """The values given to `SECRET_FLAGS` in `argv` (`--flag VALUE` or `--flag=VALUE`)."""
+    values = []
+    for index, word in enumerate(argv):
+        name, equals, value = word.partition("=")
+        if name in SECRET_FLAGS:
+            value = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
+            if value:
+                values.append(value)
+    return sorted(values, key=len, reverse=True)  # longest first: a code inside a URL
+
+
+def redact_debug_output(argv: list[str]) -> None:
+    logger = logging.getLogger("invoke")
+    for old in [f for f in logger.filters if isinstance(f, RedactSecrets)]:
+        logger.removeFilter(old)
+    logger.addFilter(RedactSecrets(argv))
 
 
 def _silence_stdout() -> None:
@@ -104,5 +147,11 @@ def _silence_stdout() -> None:
         pass  # not a real file (tests capture it): nothing will flush it to a closed pipe
 
 
+def say(text: str) -> None:
+    """Print a line for a person: what came from a provider (logins, scopes, messages) may
+    hold escape sequences, so nothing unprintable reaches the terminal."""
+    print("\n".join(printable(line, 100_000) for line in text.split("\n")))
+
+
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {printable(message, 100_000)}", file=sys.stderr)
