@@ -234,3 +234,11 @@ def test_debug_output_shows_no_secret(tmp_path: Path) -> None:
     for done in (configure, pasted):
         assert secret not in done.stdout + done.stderr
         assert code not in done.stdout + done.stderr
+
+
+def test_the_readme_lists_the_short_flags() -> None:
+    from oauthdance.tasks.common import SHORT_FLAGS
+
+    readme = (ROOT / "README.md").read_text()
+    for name, short in SHORT_FLAGS.items():
+        assert f"| `-{short}` | `--{name}` |" in readme
