@@ -104,3 +104,18 @@ def test_exit_codes_are_the_documented_ones() -> None:
         if isinstance(cls, type) and issubclass(cls, errors.OAuthDanceError)
     }
     assert codes | {0, 130, errors.BROKEN_PIPE} <= set(EXIT_CODES)
+
+
+def test_a_token_from_the_environment_that_cannot_be_sent_is_named_not_shown(
+    sandbox: RunningSandbox, app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests' InvalidHeader would quote the whole header, token and all."""
+    import oauthdance
+    from oauthdance.errors import NotLoggedIn
+
+    logged_in(sandbox, app, tmp_path / "creds.json")
+    monkeypatch.setenv("SANDBOX_TOKEN", "gho_secretvalue\nX-Injected: 1")
+    session = oauthdance.session("sandbox", creds=tmp_path / "creds.json")
+    with pytest.raises(NotLoggedIn, match="SANDBOX_TOKEN") as info:
+        session.get("/user")
+    assert "secretvalue" not in str(info.value)
