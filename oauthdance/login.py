@@ -98,10 +98,10 @@ def run_login(
                 redirect = server.wait(started.state, timeout, stderr)
             else:
                 redirect = _read_pasted(stdin, stderr)
-            if "=" not in redirect:  # a bare code was pasted
-                flow.store_code(creds, provider, code=redirect, state=started.state)
-            else:
-                flow.store_code(creds, provider, url=redirect, state=started.state)
+            url, code = (redirect, None) if "=" in redirect else (None, redirect)  # bare code
+            flow.store_code(
+                creds, provider, url=url, code=code, state=started.state, for_login=True
+            )
         except BaseException:
             flow.discard_pending(creds, provider, started.state)
             raise

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from conftest import browser_approve, run_invoke
-from login_helpers import InvokeProcess, InvokeThread, creds_record
+from login_helpers import InvokeProcess, InvokeThread, creds_record, start_authorization
 
 
 @pytest.fixture
@@ -144,3 +144,17 @@ def test_login_as_another_account_than_asked_warns(creds: Path) -> None:
     assert code == 0, stderr
     assert "asked for hubot, but the account that approved is octocat" in stderr
     assert "octocat" in creds_record(creds)["tokens"]
+
+
+def test_pasting_another_authorizations_redirect_does_not_mention_state(creds: Path) -> None:
+    """The user of `auth.login --paste` never passed --state: there is none to drop."""
+    other = browser_approve(start_authorization(creds)["url"])
+    running = login(creds, "--paste", stdin=True)
+    running.wait_for("paste the address")
+    running.send(other + "\n")
+    code, _, stderr = running.finish()
+    assert code == 1 and "belongs to another authorization" in stderr
+    assert "--state" not in stderr
+    assert "next: start again: `invoke auth.login -p sandbox`" in stderr
+    assert len(creds_record(creds)["pending"]) == 1  # the other one's, still without a code
+    assert "code" not in next(iter(creds_record(creds)["pending"].values()))
