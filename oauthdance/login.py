@@ -15,6 +15,7 @@ from typing import TextIO
 from . import flow
 from .callback import CallbackServer
 from .errors import AuthorizationError
+from .lifecycle import login_command
 from .providers import Provider
 from .store import CredentialsFile
 from .urls import is_loopback
@@ -73,8 +74,11 @@ def run_login(
         paste = True
         why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
         print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
+    command = login_command(provider, user)
     server = (
-        None if paste else CallbackServer(app.redirect_uri, port, app.provider.any_loopback_port)
+        None
+        if paste
+        else CallbackServer(app.redirect_uri, port, app.provider.any_loopback_port, command)
     )
     try:
         started = flow.start_authorization(

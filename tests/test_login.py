@@ -1,9 +1,13 @@
-"""`auth.login` end to end: loopback callback, paste, SSH, busy port, timeout, Ctrl-C."""
+"""`auth.login` end to end: loopback callback, paste, SSH, busy port, timeout, Ctrl-C; clients
+that idle or give up, deadlines in both modes, and cleanup after a failed exchange."""
 
 from __future__ import annotations
 
+import errno
+import io
 import signal
 import socket
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,6 +15,8 @@ import pytest
 import requests
 from conftest import browser_approve, run_invoke
 from login_helpers import InvokeProcess, InvokeThread, creds_record, start_authorization
+
+from oauthdance import callback
 
 
 @pytest.fixture
@@ -144,6 +150,72 @@ def test_login_as_another_account_than_asked_warns(creds: Path) -> None:
     assert code == 0, stderr
     assert "asked for hubot, but the account that approved is octocat" in stderr
     assert "octocat" in creds_record(creds)["tokens"]
+
+
+def callback_port(authorize_url: str) -> int:
+    """The port the login listens on, from the redirect_uri in its authorize URL."""
+    port = urlsplit(parse_qs(urlsplit(authorize_url).query)["redirect_uri"][0]).port
+    assert port
+    return port
+
+
+def test_an_idle_connection_does_not_hold_up_the_redirect(creds: Path) -> None:
+    """A browser's speculative connection that never sends a request, open first."""
+    running = login(creds)
+    url = running.authorize_url()
+    location = browser_approve(url)
+    with socket.create_connection(("127.0.0.1", callback_port(url))):
+        started = time.monotonic()
+        page = requests.get(location, timeout=10)
+        assert page.status_code == 200 and "<title>Login complete</title>" in page.text
+        code, stdout, stderr = running.finish()
+        assert time.monotonic() - started < 2
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+
+
+def test_an_idle_connection_does_not_stretch_the_timeout(creds: Path) -> None:
+    began = time.monotonic()
+    running = login(creds, "--timeout", "1")
+    with socket.create_connection(("127.0.0.1", callback_port(running.authorize_url()))):
+        code, _, stderr = running.finish(timeout=10)
+    assert 1 <= time.monotonic() - began < 2.5
+    assert code == 1 and "error: no redirect arrived within 1 seconds" in stderr
+    assert "next: run `invoke auth.login -p sandbox` again with a longer --timeout" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+
+
+class _ReaderGone(io.RawIOBase):
+    """The answer's side of a connection whose client has closed: writes fail as they do
+    on a real socket once the peer's reset arrives (which races the write otherwise)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_browser_that_leaves_before_the_page_still_delivers_the_code(
+    creds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It sends the redirect and closes at once: writing the answer fails, the code is kept."""
+    real_setup = callback._Handler.setup
+
+    def setup(handler: callback._Handler) -> None:
+        real_setup(handler)
+        handler.wfile = _ReaderGone()
+
+    monkeypatch.setattr(callback._Handler, "setup", setup)
+    running = login(creds, "--timeout", "5")
+    parts = urlsplit(browser_approve(running.authorize_url()))
+    with socket.create_connection(("127.0.0.1", parts.port or 80)) as client:
+        client.sendall(f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+    assert "Traceback" not in stderr and "Error" not in stderr
 
 
 def test_pasting_another_authorizations_redirect_does_not_mention_state(creds: Path) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-from conftest import run_invoke
-from login_helpers import creds_record, start_authorization
+import requests
+from conftest import browser_approve, run_invoke
+from login_helpers import InvokeThread, creds_record, start_authorization
 
 from oauthdance import oauth
 from oauthdance.errors import AuthorizationError
@@ -120,6 +122,38 @@ def test_a_bare_code_is_checked_the_same_way(configured_creds: Path, state: str)
     assert done.returncode == 1 and "has characters a code cannot have" in done.stderr
     assert "Traceback" not in done.stderr
     assert configured_creds.read_bytes() == before
+
+
+def test_the_callback_hands_on_what_it_received_for_the_same_checks(
+    configured_creds: Path,
+) -> None:
+    """A state given twice reaches the login's own callback: refused there too, the browser
+    is told, the login ends cleanly and nothing is left behind."""
+    running = InvokeThread(
+        "auth.login", "-p", "sandbox", "--creds", str(configured_creds), "--no-browser"
+    )
+    location = browser_approve(running.authorize_url())
+    state = dict(p.split("=", 1) for p in urlsplit(location).query.split("&"))["state"]
+    page = requests.get(f"{location}&state={state}", timeout=10)
+    assert page.status_code == 200 and "<title>Login failed</title>" in page.text
+    assert "state= 2 times" in page.text
+    code, _, stderr = running.finish()
+    assert code == 1 and "state= 2 times" in stderr
+    assert "next: start again: `invoke auth.login -p sandbox`" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(configured_creds)
+
+
+def test_refused_provider_text_is_made_printable_on_the_page(configured_creds: Path) -> None:
+    """What the provider (or whoever sent the redirect) wrote reaches the browser printable."""
+    running = InvokeThread(
+        "auth.login", "-p", "sandbox", "--creds", str(configured_creds), "--no-browser"
+    )
+    location = browser_approve(running.authorize_url(), decision="deny")
+    page = requests.get(location.replace("The+user", "The%1B%5B31m+user"), timeout=10)
+    assert "<title>Login failed</title>" in page.text and "The?[31m user" in page.text
+    code, _, stderr = running.finish()
+    assert code == 1 and "The?[31m user" in stderr and "\x1b" not in stderr
 
 
 @pytest.mark.parametrize(
