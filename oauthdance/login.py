@@ -8,13 +8,17 @@ authorization.
 from __future__ import annotations
 
 import os
+import queue
+import select
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import TextIO
 
 from . import flow
 from .callback import CallbackServer
-from .errors import AuthorizationError
+from .errors import AuthorizationError, LoginTimeout
 from .lifecycle import login_command
 from .providers import Provider
 from .store import CredentialsFile
@@ -65,7 +69,8 @@ def run_login(
 
     The redirect comes to a one-shot server on 127.0.0.1, unless `paste` is asked for or no
     callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
-    without an explicit `port` forwarded to it): then the user pastes it on stdin.
+    without an explicit `port` forwarded to it): then the user pastes it on stdin. Either
+    way `timeout` is a deadline.
     """
     stdin, stderr = stdin or sys.stdin, stderr or sys.stderr  # as they are now, not at import
     app = flow.current_client(creds, provider).require_client_id()
@@ -101,7 +106,7 @@ def run_login(
                 )
                 redirect = server.wait(started.state, timeout, stderr)
             else:
-                redirect = _read_pasted(stdin, stderr)
+                redirect = _read_pasted(stdin, stderr, timeout, command)
             url, code = (redirect, None) if "=" in redirect else (None, redirect)  # bare code
             flow.store_code(
                 creds, provider, url=url, code=code, state=started.state, for_login=True
@@ -115,19 +120,88 @@ def run_login(
     return flow.exchange_and_verify(creds, provider, state=started.state, fallback_owner=user)
 
 
-def _read_pasted(stdin: TextIO, stderr: TextIO) -> str:
+MAX_PASTE = 64 * 1024  # bytes: a redirect URL is far shorter; a pasted file is not read on
+
+
+def _read_pasted(stdin: TextIO, stderr: TextIO, timeout: float, command: str) -> str:
     print(
         "After approving, paste the address the browser shows (or just the code), "
-        "then press Enter:",
+        f"then press Enter (waiting up to {timeout:g} s):",
         file=stderr,
         flush=True,
     )
-    line = stdin.readline()
+    line = _read_line(stdin, timeout)
+    if line is None:
+        raise LoginTimeout(
+            f"nothing was pasted within {timeout:g} seconds",
+            f"run {command} again with a longer --timeout",
+        )
     if not line.strip():
         raise AuthorizationError(
-            "nothing was pasted", "run the login again and paste the redirected address"
+            "nothing was pasted",
+            f"run {command} again and paste the redirected address",
         )
     return line.strip()
+
+
+def _read_line(stdin: TextIO, timeout: float) -> str | None:
+    """A line from stdin (a terminal or a pipe), or None if none came within `timeout`.
+
+    Reads the descriptor itself, after `select`, so the deadline holds however little
+    arrives and no thread is left blocked on stdin. Streams without one (in-memory, as in
+    tests and notebooks) are read as they are: they cannot keep anyone waiting.
+    """
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        try:
+            return stdin.readline()
+        except (AttributeError, OSError, ValueError):  # no stdin at all (`<&-`), or closed
+            return ""
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+    if sys.platform == "win32":  # select() takes sockets only there
+        return _read_line_in_thread(fd, timeout, encoding)
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data and len(data) <= MAX_PASTE:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        if select.select([fd], [], [], left)[0]:
+            chunk = _read_some(fd)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(encoding, "replace").partition("\n")[0]
+
+
+def _read_line_in_thread(fd: int, timeout: float, encoding: str) -> str | None:
+    """Windows: the line is read by a thread that is abandoned at the deadline (it reads
+    the descriptor, not `sys.stdin`, so it holds no lock the interpreter's exit needs)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        data = b""
+        while b"\n" not in data and len(data) <= MAX_PASTE:
+            chunk = _read_some(fd)
+            if not chunk:
+                break
+            data += chunk
+        lines.put(data.decode(encoding, "replace").partition("\n")[0])
+
+    threading.Thread(target=read, daemon=True, name="paste").start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return None
+
+
+def _read_some(fd: int) -> bytes:
+    """What the descriptor has; b"" at its end, or when it fails (a terminal that hung up)."""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
 
 
 def _host(uri: str) -> str | None:

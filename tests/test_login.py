@@ -218,6 +218,37 @@ def test_a_browser_that_leaves_before_the_page_still_delivers_the_code(
     assert "Traceback" not in stderr and "Error" not in stderr
 
 
+@pytest.mark.parametrize("how", ["--paste", "SSH_CONNECTION"])
+def test_paste_mode_gives_up_at_the_timeout(creds: Path, how: str) -> None:
+    """Nothing is typed, and stdin (a pipe) stays open."""
+    ssh = {"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}
+    began = time.monotonic()
+    running = (
+        login(creds, "--paste", "--timeout", "1", stdin=True)
+        if how == "--paste"
+        else login(creds, "--timeout", "1", stdin=True, env=ssh)
+    )
+    code, _, stderr = running.finish(timeout=10)
+    assert 1 <= time.monotonic() - began < 2.5
+    assert code == 1 and "error: nothing was pasted within 1 seconds" in stderr
+    assert "next: run `invoke auth.login -p sandbox` again with a longer --timeout" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+
+
+def test_paste_mode_waits_for_the_end_of_a_line(creds: Path) -> None:
+    """A line that arrives in pieces is read whole."""
+    running = login(creds, "--paste", stdin=True)
+    location = browser_approve(running.authorize_url())
+    running.wait_for("paste the address")
+    running.send(location[:20])
+    time.sleep(0.2)
+    running.send(location[20:] + "\n")
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+
+
 def test_pasting_another_authorizations_redirect_does_not_mention_state(creds: Path) -> None:
     """The user of `auth.login --paste` never passed --state: there is none to drop."""
     other = browser_approve(start_authorization(creds)["url"])
