@@ -1,20 +1,23 @@
 """`auth.login`: the whole dance in one call — loopback callback, browser, or paste.
 
 It runs the same steps as the separate tasks (url → code → exchange → verify), so every
-check they make applies here too. A login that does not finish removes its pending
-authorization.
+check they make applies here too. `--timeout` is a deadline whichever way the redirect
+comes. A login that does not end with a token removes its pending authorization (and its
+PKCE verifier) however it ends: an error, a timeout, Ctrl-C, SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import select
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 from . import flow
 from .callback import CallbackServer
@@ -70,7 +73,8 @@ def run_login(
     The redirect comes to a one-shot server on 127.0.0.1, unless `paste` is asked for or no
     callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
     without an explicit `port` forwarded to it): then the user pastes it on stdin. Either
-    way `timeout` is a deadline.
+    way `timeout` is a deadline. However the login ends short of a token (an error, Ctrl-C,
+    SIGTERM, SIGHUP), its pending authorization — and PKCE verifier — is removed.
     """
     stdin, stderr = stdin or sys.stdin, stderr or sys.stderr  # as they are now, not at import
     app = flow.current_client(creds, provider).require_client_id()
@@ -80,21 +84,23 @@ def run_login(
         why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
         print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
     command = login_command(provider, user)
-    server = (
-        None
-        if paste
-        else CallbackServer(app.redirect_uri, port, app.provider.any_loopback_port, command)
-    )
-    try:
-        started = flow.start_authorization(
-            creds,
-            provider,
-            scope=scope,
-            redirect_uri=server.redirect_uri if server else None,
-            extra_params={"login": user} if user else None,
-        )
-        print(f"Open this URL to authorize:\n\n  {started.url}\n", file=stderr, flush=True)
+    server: CallbackServer | None = None
+    started: flow.Authorization | None = None
+    with _Stopping() as stopping:
         try:
+            if not paste:
+                server = CallbackServer(
+                    app.redirect_uri, port, app.provider.any_loopback_port, command
+                )
+            with stopping.held():  # a signal waits until `started` names what was written
+                started = flow.start_authorization(
+                    creds,
+                    provider,
+                    scope=scope,
+                    redirect_uri=server.redirect_uri if server else None,
+                    extra_params={"login": user} if user else None,
+                )
+            print(f"Open this URL to authorize:\n\n  {started.url}\n", file=stderr, flush=True)
             if browser and not paste and has_display() and not opener(started.url):
                 print("(could not start a browser: open the URL above by hand)", file=stderr)
             if server:
@@ -111,13 +117,73 @@ def run_login(
             flow.store_code(
                 creds, provider, url=url, code=code, state=started.state, for_login=True
             )
-        except BaseException:
-            flow.discard_pending(creds, provider, started.state)
+            return flow.exchange_and_verify(
+                creds, provider, state=started.state, fallback_owner=user
+            )
+        except Stopped as exc:
+            print(f"({exc.signal_name}: cancelling the login)", file=stderr, flush=True)
             raise
-    finally:
-        if server:
-            server.close()
-    return flow.exchange_and_verify(creds, provider, state=started.state, fallback_owner=user)
+        finally:
+            with stopping.held():  # a second signal waits for the cleanup
+                if server:
+                    server.close()
+                if started:  # consumed if the login succeeded; else forgotten now
+                    flow.discard_pending(creds, provider, started.state)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP during a login. A KeyboardInterrupt, so no `except Exception`
+    on the way swallows it, and the task reports it as it reports Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal_name = signal.Signals(signum).name
+
+
+class _Stopping:
+    """For the duration of a login: SIGINT, SIGTERM and SIGHUP raise `Stopped`, so each
+    unwinds through the login's cleanup. Inside `held()` a signal waits for the block's end.
+
+    Handlers are only installed from the main thread (`signal.signal` fails elsewhere, and
+    only it receives signals); a signal ignored when the login starts (`nohup`) stays
+    ignored; the previous handlers are restored after.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: the terminal or SSH session is gone
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._holding = 0
+        self._caught: int | None = None
+
+    def __enter__(self) -> _Stopping:
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                signum = getattr(signal, name, None)  # no SIGHUP on Windows
+                if signum is not None and signal.getsignal(signum) not in (signal.SIG_IGN, None):
+                    self._previous[signum] = signal.signal(signum, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        if self._holding:
+            self._caught = signum
+        else:
+            raise Stopped(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if self._caught is not None and not self._holding:
+            signum, self._caught = self._caught, None
+            raise Stopped(signum)
 
 
 MAX_PASTE = 64 * 1024  # bytes: a redirect URL is far shorter; a pasted file is not read on

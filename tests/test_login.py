@@ -261,3 +261,13 @@ def test_pasting_another_authorizations_redirect_does_not_mention_state(creds: P
     assert "next: start again: `invoke auth.login -p sandbox`" in stderr
     assert len(creds_record(creds)["pending"]) == 1  # the other one's, still without a code
     assert "code" not in next(iter(creds_record(creds)["pending"].values()))
+
+
+def test_a_failed_exchange_removes_the_pending_authorization(creds: Path) -> None:
+    running = login(creds, env={"SANDBOX_CLIENT_SECRET": "wrong"})
+    page = requests.get(browser_approve(running.authorize_url()), timeout=10)
+    assert page.status_code == 200
+    code, _, stderr = running.finish()
+    assert code == 1 and "incorrect_client_credentials" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
