@@ -1,57 +1,79 @@
 """A one-shot loopback redirect receiver (RFC 8252 §7.3) for `auth.login`.
 
-It listens on 127.0.0.1 only, answers the browser with a small page, ignores other
-paths and redirects carrying another state (and keeps waiting), and closes its socket
-however the wait ends.
+It listens on 127.0.0.1 only and serves each connection in a thread of its own with a short
+timeout, so an idle or slow client (a browser's speculative connection, a port scan) holds
+up neither the real redirect nor the `--timeout` deadline. It ignores other paths and
+redirects carrying another state (and keeps waiting), takes the redirect it waits for
+before it answers the browser (a browser that gives up cannot drop the code), and closes
+its socket however the wait ends.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from . import pages
-from .errors import REDIRECT_ERROR_HINTS, ConfigError, LoginTimeout, advice, printable
+from . import oauth, pages
+from .errors import (
+    REDIRECT_ERROR_HINTS,
+    AuthorizationError,
+    ConfigError,
+    LoginTimeout,
+    advice,
+    printable,
+)
+
+CONNECTION_TIMEOUT = 5.0  # seconds a client may idle while sending its request or reading
+POLL_INTERVAL = 0.1  # seconds between looks at the deadline and at what has arrived
 
 
 class CallbackServer:
-    """Listens for the one redirect that carries `state`; see `wait`."""
+    """Listens for the one redirect that carries `state`; see `wait`.
 
-    def __init__(self, redirect_uri: str, port: int | None, any_port: bool) -> None:
+    `command` is the `invoke auth.login ...` that started the login, for the advice in errors.
+    """
+
+    def __init__(self, redirect_uri: str, port: int | None, any_port: bool, command: str) -> None:
         parts = urlsplit(redirect_uri)
         if port is None:
             port = 0 if any_port else (parts.port or 80)
+        self.command = command
         try:
             self._server = _Server(("127.0.0.1", port), _Handler)
         except OSError as exc:
             raise ConfigError(
                 f"cannot receive the redirect: port {port} on 127.0.0.1 is busy ({exc.strerror})",
-                "pass --port with a free port (the app's callback must allow it), stop what "
-                "holds that port, or use --paste to copy the redirect by hand",
+                f"run {command} with --port and a free port (the app's callback must allow "
+                "it), stop what holds that port, or add --paste to copy the redirect by hand",
             ) from exc
         self.port = self._server.server_address[1]
         self.path = parts.path or "/"
         self.redirect_uri = urlunsplit(("http", f"127.0.0.1:{self.port}", self.path, "", ""))
 
     def wait(self, state: str, timeout: float, log: TextIO | None = None) -> str:
-        """Serve until the redirect with `state` arrives; return its full URL."""
+        """Serve until the redirect with `state` arrives; return the full URL it came to.
+
+        `timeout` is a deadline: nothing a client does (or does not do) stretches it.
+        """
         server = self._server
-        server.expected_path, server.expected_state = self.path, state
-        server.result, server.log = None, log or sys.stderr
+        server.expect(self.path, state, log or sys.stderr)
         deadline = time.monotonic() + timeout
-        while server.result is None:
+        while not server.arrived.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LoginTimeout(
                     f"no redirect arrived within {timeout:g} seconds",
-                    "run the login again (with a longer --timeout), or use --paste",
+                    f"run {self.command} again with a longer --timeout, or add --paste",
                 )
-            server.timeout = min(left, 0.5)
-            server.handle_request()
-        return f"{self.redirect_uri}?{server.result}"
+            server.timeout = min(left, POLL_INTERVAL)
+            server.handle_request()  # accepts at most one connection, served by its own thread
+        assert server.result is not None
+        return server.result
 
     def close(self) -> None:
         self._server.server_close()
@@ -63,22 +85,45 @@ class CallbackServer:
         self.close()
 
 
-class _Server(HTTPServer):
+class _Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True  # a client still connected when the login ends holds nothing up
     expected_path = "/"
     expected_state = ""
-    result: str | None = None
     log: TextIO = sys.stderr
+    result: str | None = None
+    arrived: threading.Event
+    _taking: threading.Lock
+
+    def expect(self, path: str, state: str, log: TextIO) -> None:
+        self.expected_path, self.expected_state, self.log = path, state, log
+        self.result, self.arrived, self._taking = None, threading.Event(), threading.Lock()
+
+    def take(self, url: str) -> None:
+        """Keep the first redirect for this login; `wait` returns it."""
+        with self._taking:
+            if self.result is None:
+                self.result = url
+                self.arrived.set()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away or stalled is no error of ours: nothing to report."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    timeout = CONNECTION_TIMEOUT  # per socket operation (see StreamRequestHandler.setup)
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: no tokens in logs
         pass
 
     def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        if parts.path != self.server.expected_path:
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:  # `GET http://[oops/...`: not a URL at all
+            parts = None
+        if parts is None or parts.path != self.server.expected_path:
             self._page(
                 404,
                 pages.notice_page(
@@ -86,8 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
-        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if params.get("state") != self.server.expected_state:
+        states = parse_qs(parts.query, keep_blank_values=True).get("state", [])
+        if self.server.expected_state not in states:
             print(
                 "ignored a redirect with an unexpected state; still waiting",
                 file=self.server.log,
@@ -102,33 +147,47 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
-        if "error" in params:
-            error = params["error"]
-            self._page(
-                200,
-                pages.notice_page(
-                    "Login failed",
-                    f"The provider answered {printable(error, 80)}: "
-                    f"{printable(params.get('error_description', ''))}",
-                    advice(REDIRECT_ERROR_HINTS, error) or "return to the terminal and try again",
-                ),
-            )
-        else:
-            self._page(
-                200,
-                pages.notice_page(
-                    "Login complete",
-                    "You are signed in. oauthdance is fetching the token.",
-                    "close this tab and return to the terminal",
-                ),
-            )
-        self.server.result = parts.query
+        # The URL as it came: the login checks it as `auth.code --url` would (a state given
+        # twice, say, is refused there, with the advice shown in the terminal).
+        here = f"127.0.0.1:{self.server.server_address[1]}"
+        url = urlunsplit(("http", here, parts.path, parts.query, ""))
+        self.server.take(url)  # first: the page below may never reach a browser that gave up
+        self._page(200, _answer_page(url))
 
     def _page(self, status: int, html: str) -> None:
+        """Answer; a client that stopped listening gets nothing, quietly."""
         body = html.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # BrokenPipeError, ConnectionResetError, a timeout: it went away
+            self.close_connection = True
+
+
+def _answer_page(url: str) -> str:
+    """What the browser is told about the redirect it brought."""
+    try:
+        redirect = oauth.parse_redirect(url)
+        oauth.check_redirect_values(redirect)
+    except AuthorizationError as exc:
+        return pages.notice_page(
+            "Login failed",
+            f"This redirect cannot be used: {exc.message}",
+            "return to the terminal and start again",
+        )
+    if redirect.error:
+        return pages.notice_page(
+            "Login failed",
+            f"The provider answered {printable(redirect.error, 80)}: "
+            f"{printable(redirect.error_description or '')}",
+            advice(REDIRECT_ERROR_HINTS, redirect.error) or "return to the terminal and try again",
+        )
+    return pages.notice_page(
+        "Login complete",
+        "You are signed in. oauthdance is fetching the token.",
+        "close this tab and return to the terminal",
+    )

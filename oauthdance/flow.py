@@ -9,6 +9,7 @@ loading an HTTP stack.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,8 +24,9 @@ from .errors import (
     ProviderError,
     StateMismatch,
     UnknownState,
+    printable,
 )
-from .lifecycle import find_token
+from .lifecycle import find_token, login_command
 from .providers import Provider
 from .settings import app_variable
 from .store import CredentialsFile
@@ -168,40 +170,79 @@ def store_code(
     state: str | None = None,
     url: str | None = None,
     now: datetime | None = None,
+    for_login: bool = False,
 ) -> str:
     """Line 6: keep the code that came back on the pending authorization it belongs to.
 
     Takes the pasted redirect URL, or a bare code (with its state when several
-    authorizations are pending). Returns the state.
+    authorizations are pending). Returns the state. A redirect that is not exactly what
+    the provider sends back to this authorization's redirect_uri is refused (see
+    `oauth.check_redirect_values`, `oauth.check_redirect_location`). `for_login`: `auth.login`
+    passes its own state, and the advice is to log in again rather than to run `auth.code`.
     """
+    name = shlex.quote(provider.name)
+    retry = (
+        f"start again: {login_command(provider)}"
+        if for_login
+        else "paste the whole address the browser shows after approving: "
+        f"`invoke auth.code -p {name} --url '<that address>'`"
+    )
     if bool(code) == bool(url):
         raise AuthorizationError(
-            "give either --code or --url", "e.g. `invoke auth.code --url 'http://...?code=..'`"
+            "give either --code or --url",
+            f"e.g. `invoke auth.code -p {name} --url 'http://...?code=..'`",
         )
+    api = current_client(creds, provider).provider
     if url:
-        redirect = oauth.parse_redirect(url)
+        redirect = oauth.parse_redirect(url, retry)
+        oauth.check_redirect_values(redirect, retry)
         if state and redirect.state != state:
-            raise StateMismatch(
-                f"the redirect's state {redirect.state!r} does not match --state {state!r}",
-                "paste the redirect of the authorization you started, or drop --state",
-            )
-        redirect.raise_for_error()
-        oauth.check_issuer(redirect, current_client(creds, provider).provider)
+            raise _state_mismatch(provider, redirect.state, state, retry, for_login)
+        redirect.raise_for_error(provider.name)
+        oauth.check_issuer(redirect, api)
         if not redirect.state:
             raise UnknownState(
                 "the redirect URL carries no state, so it cannot be matched to an authorization",
-                "paste the whole redirect URL, or use --code CODE --state STATE",
+                retry
+                if for_login
+                else "paste the whole redirect URL, or give the code with its state: "
+                f"`invoke auth.code -p {name} --code CODE --state STATE`",
             )
-        state, code = redirect.state, redirect.code
+    else:
+        redirect = oauth.Redirect(state, code)
+        oauth.check_redirect_values(redirect, retry)
     pending = creds.record(provider.name).get("pending") or {}
-    state = _pick_pending(pending, state, provider.name, want_code=False)
+    state = _pick_pending(pending, redirect.state, provider.name, want_code=False)
+    if redirect.location:
+        redirect_uri = pending[state].get("redirect_uri")
+        oauth.check_redirect_location(redirect, redirect_uri, api.any_loopback_port, retry)
     with creds.update() as data:
         entry = data.get(provider.name, {}).get("pending", {}).get(state)
         if entry is None:  # consumed by another process since we looked
             raise _unknown_state(state, provider.name)
-        entry["code"] = code
+        entry["code"] = redirect.code
         entry["code_received_at"] = isoformat(now or utcnow())
     return state
+
+
+def _state_mismatch(
+    provider: Provider, got: str | None, wanted: str, retry: str, for_login: bool
+) -> StateMismatch:
+    """The redirect names another authorization than the one asked for: by `--state`, or
+    (`for_login`) by the login itself, where the user never gave a state to drop."""
+    shown = printable(got or "", 40)
+    if for_login:
+        return StateMismatch(
+            f"the pasted redirect belongs to another authorization (state {shown!r}), not to "
+            "this login; nothing was stored",
+            f"{retry}, and paste the address the browser shows after approving the URL it prints",
+        )
+    return StateMismatch(
+        f"the redirect's state {shown!r} does not match --state {printable(wanted, 40)!r}",
+        "paste the redirect of the authorization --state names, or drop --state to match the "
+        f"redirect by its own: `invoke auth.code -p {shlex.quote(provider.name)} --url "
+        "'<the redirect URL>'`",
+    )
 
 
 def _pick_pending(

@@ -1,20 +1,28 @@
 """`auth.login`: the whole dance in one call — loopback callback, browser, or paste.
 
 It runs the same steps as the separate tasks (url → code → exchange → verify), so every
-check they make applies here too. A login that does not finish removes its pending
-authorization.
+check they make applies here too. `--timeout` is a deadline whichever way the redirect
+comes. A login that does not end with a token removes its pending authorization (and its
+PKCE verifier) however it ends: an error, a timeout, Ctrl-C, SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import select
+import signal
 import sys
-from collections.abc import Callable
-from typing import TextIO
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 from . import flow
 from .callback import CallbackServer
-from .errors import AuthorizationError
+from .errors import AuthorizationError, LoginTimeout
+from .lifecycle import login_command
 from .providers import Provider
 from .store import CredentialsFile
 from .urls import is_loopback
@@ -64,7 +72,9 @@ def run_login(
 
     The redirect comes to a one-shot server on 127.0.0.1, unless `paste` is asked for or no
     callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
-    without an explicit `port` forwarded to it): then the user pastes it on stdin.
+    without an explicit `port` forwarded to it): then the user pastes it on stdin. Either
+    way `timeout` is a deadline. However the login ends short of a token (an error, Ctrl-C,
+    SIGTERM, SIGHUP), its pending authorization — and PKCE verifier — is removed.
     """
     stdin, stderr = stdin or sys.stdin, stderr or sys.stderr  # as they are now, not at import
     app = flow.current_client(creds, provider).require_client_id()
@@ -73,19 +83,24 @@ def run_login(
         paste = True
         why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
         print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
-    server = (
-        None if paste else CallbackServer(app.redirect_uri, port, app.provider.any_loopback_port)
-    )
-    try:
-        started = flow.start_authorization(
-            creds,
-            provider,
-            scope=scope,
-            redirect_uri=server.redirect_uri if server else None,
-            extra_params={"login": user} if user else None,
-        )
-        print(f"Open this URL to authorize:\n\n  {started.url}\n", file=stderr, flush=True)
+    command = login_command(provider, user)
+    server: CallbackServer | None = None
+    started: flow.Authorization | None = None
+    with _Stopping() as stopping:
         try:
+            if not paste:
+                server = CallbackServer(
+                    app.redirect_uri, port, app.provider.any_loopback_port, command
+                )
+            with stopping.held():  # a signal waits until `started` names what was written
+                started = flow.start_authorization(
+                    creds,
+                    provider,
+                    scope=scope,
+                    redirect_uri=server.redirect_uri if server else None,
+                    extra_params={"login": user} if user else None,
+                )
+            print(f"Open this URL to authorize:\n\n  {started.url}\n", file=stderr, flush=True)
             if browser and not paste and has_display() and not opener(started.url):
                 print("(could not start a browser: open the URL above by hand)", file=stderr)
             if server:
@@ -97,33 +112,162 @@ def run_login(
                 )
                 redirect = server.wait(started.state, timeout, stderr)
             else:
-                redirect = _read_pasted(stdin, stderr)
-            if "=" not in redirect:  # a bare code was pasted
-                flow.store_code(creds, provider, code=redirect, state=started.state)
-            else:
-                flow.store_code(creds, provider, url=redirect, state=started.state)
-        except BaseException:
-            flow.discard_pending(creds, provider, started.state)
+                redirect = _read_pasted(stdin, stderr, timeout, command)
+            url, code = (redirect, None) if "=" in redirect else (None, redirect)  # bare code
+            flow.store_code(
+                creds, provider, url=url, code=code, state=started.state, for_login=True
+            )
+            return flow.exchange_and_verify(
+                creds, provider, state=started.state, fallback_owner=user
+            )
+        except Stopped as exc:
+            print(f"({exc.signal_name}: cancelling the login)", file=stderr, flush=True)
             raise
-    finally:
-        if server:
-            server.close()
-    return flow.exchange_and_verify(creds, provider, state=started.state, fallback_owner=user)
+        finally:
+            with stopping.held():  # a second signal waits for the cleanup
+                if server:
+                    server.close()
+                if started:  # consumed if the login succeeded; else forgotten now
+                    flow.discard_pending(creds, provider, started.state)
 
 
-def _read_pasted(stdin: TextIO, stderr: TextIO) -> str:
+class Stopped(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP during a login. A KeyboardInterrupt, so no `except Exception`
+    on the way swallows it, and the task reports it as it reports Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal_name = signal.Signals(signum).name
+
+
+class _Stopping:
+    """For the duration of a login: SIGINT, SIGTERM and SIGHUP raise `Stopped`, so each
+    unwinds through the login's cleanup. Inside `held()` a signal waits for the block's end.
+
+    Handlers are only installed from the main thread (`signal.signal` fails elsewhere, and
+    only it receives signals); a signal ignored when the login starts (`nohup`) stays
+    ignored; the previous handlers are restored after.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # SIGHUP: the terminal or SSH session is gone
+
+    def __init__(self) -> None:
+        self._previous: dict[int, Any] = {}
+        self._holding = 0
+        self._caught: int | None = None
+
+    def __enter__(self) -> _Stopping:
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                signum = getattr(signal, name, None)  # no SIGHUP on Windows
+                if signum is not None and signal.getsignal(signum) not in (signal.SIG_IGN, None):
+                    self._previous[signum] = signal.signal(signum, self._stop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        if self._holding:
+            self._caught = signum
+        else:
+            raise Stopped(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if self._caught is not None and not self._holding:
+            signum, self._caught = self._caught, None
+            raise Stopped(signum)
+
+
+MAX_PASTE = 64 * 1024  # bytes: a redirect URL is far shorter; a pasted file is not read on
+
+
+def _read_pasted(stdin: TextIO, stderr: TextIO, timeout: float, command: str) -> str:
     print(
         "After approving, paste the address the browser shows (or just the code), "
-        "then press Enter:",
+        f"then press Enter (waiting up to {timeout:g} s):",
         file=stderr,
         flush=True,
     )
-    line = stdin.readline()
+    line = _read_line(stdin, timeout)
+    if line is None:
+        raise LoginTimeout(
+            f"nothing was pasted within {timeout:g} seconds",
+            f"run {command} again with a longer --timeout",
+        )
     if not line.strip():
         raise AuthorizationError(
-            "nothing was pasted", "run the login again and paste the redirected address"
+            "nothing was pasted",
+            f"run {command} again and paste the redirected address",
         )
     return line.strip()
+
+
+def _read_line(stdin: TextIO, timeout: float) -> str | None:
+    """A line from stdin (a terminal or a pipe), or None if none came within `timeout`.
+
+    Reads the descriptor itself, after `select`, so the deadline holds however little
+    arrives and no thread is left blocked on stdin. Streams without one (in-memory, as in
+    tests and notebooks) are read as they are: they cannot keep anyone waiting.
+    """
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        try:
+            return stdin.readline()
+        except (AttributeError, OSError, ValueError):  # no stdin at all (`<&-`), or closed
+            return ""
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+    if sys.platform == "win32":  # select() takes sockets only there
+        return _read_line_in_thread(fd, timeout, encoding)
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data and len(data) <= MAX_PASTE:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        if select.select([fd], [], [], left)[0]:
+            chunk = _read_some(fd)
+            if not chunk:
+                break
+            data += chunk
+    return data.decode(encoding, "replace").partition("\n")[0]
+
+
+def _read_line_in_thread(fd: int, timeout: float, encoding: str) -> str | None:
+    """Windows: the line is read by a thread that is abandoned at the deadline (it reads
+    the descriptor, not `sys.stdin`, so it holds no lock the interpreter's exit needs)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        data = b""
+        while b"\n" not in data and len(data) <= MAX_PASTE:
+            chunk = _read_some(fd)
+            if not chunk:
+                break
+            data += chunk
+        lines.put(data.decode(encoding, "replace").partition("\n")[0])
+
+    threading.Thread(target=read, daemon=True, name="paste").start()
+    try:
+        return lines.get(timeout=timeout)
+    except queue.Empty:
+        return None
+
+
+def _read_some(fd: int) -> bytes:
+    """What the descriptor has; b"" at its end, or when it fails (a terminal that hung up)."""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
 
 
 def _host(uri: str) -> str | None:

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 from .errors import (
     REDIRECT_ERROR_HINTS,
@@ -105,6 +105,19 @@ def check_redirect_uri(provider: Provider, uri: str) -> str:
 
 # -- the redirect back ---------------------------------------------------------------------
 
+# What a refused redirect should be followed by, unless the caller knows better (the command).
+PASTE_AGAIN = (
+    "paste the whole address from the browser after approving, e.g. "
+    "'http://127.0.0.1:8765/callback?code=...&state=...', or use --code"
+)
+# Each parameter a redirect is read for; a provider sends each once (RFC 6749 §3.1), so a
+# second one means the URL was altered, and neither copy can be trusted.
+REDIRECT_PARAMETERS = ("code", "state", "error", "error_description", "iss")
+# Codes are opaque and some run past a kilobyte; no real one comes near this, while a pasted
+# file or a forged URL easily would.
+MAX_CODE_LENGTH = 4096
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
 
 @dataclass(frozen=True)
 class Redirect:
@@ -115,37 +128,113 @@ class Redirect:
     error: str | None = None
     error_description: str | None = None
     iss: str | None = None  # the issuer that sent it, where the server says (RFC 9207)
+    # Where it came to (scheme://host:port/path), when a whole URL was given; the same answer
+    # is the same redirect wherever it was read from.
+    location: str | None = field(default=None, compare=False)
 
-    def raise_for_error(self) -> None:
+    def raise_for_error(self, provider: str = "") -> None:
+        """An error redirect raises, with advice naming `provider`'s `-p`."""
         if self.error:
             text = f"the provider refused the authorization: {printable(self.error, 80)}"
             if self.error_description:
                 text += f" ({printable(self.error_description)})"
-            raise AuthorizationDenied(text, advice(REDIRECT_ERROR_HINTS, self.error))
+            raise AuthorizationDenied(text, advice(REDIRECT_ERROR_HINTS, self.error, provider))
 
 
-def parse_redirect(pasted: str) -> Redirect:
+def parse_redirect(pasted: str, hint: str = PASTE_AGAIN) -> Redirect:
     """Parse what the browser's address bar shows after the redirect.
 
     Accepts the full URL, just its query (`?code=...&state=...`) or `code=...&state=...`.
+    A parameter given twice is refused. `hint` is the advice when the text cannot be used.
     """
     text = pasted.strip()
     if not text:
-        raise _malformed(pasted, "it is empty")
-    query = urlsplit(text).query if "://" in text else text.lstrip("?")
-    if "#" in query:
-        query = query.split("#", 1)[0]
+        raise _malformed(pasted, "it is empty", hint)
+    location = None
     try:
-        params = dict(parse_qsl(query, keep_blank_values=False, strict_parsing=False))
+        if "://" in text:
+            parts = urlsplit(text)
+            query = parts.query
+            location = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        else:
+            query = text.lstrip("?")
+        pairs = parse_qsl(query.split("#", 1)[0], keep_blank_values=True)
     except ValueError as exc:
-        raise _malformed(pasted, str(exc)) from exc
+        raise _malformed(pasted, str(exc), hint) from exc
+    for name in REDIRECT_PARAMETERS:
+        count = sum(1 for key, _ in pairs if key == name)
+        if count > 1:
+            raise AuthorizationError(
+                f"the redirect carries {name}= {count} times; a provider sends it once (RFC "
+                "6749 §3.1), so the address was altered and cannot be trusted; nothing was stored",
+                hint,
+            )
+    params = {key: value for key, value in pairs if value}
     iss = params.get("iss")
     if "error" in params:
         error, description = params["error"], params.get("error_description")
-        return Redirect(params.get("state"), None, error, description, iss)
+        return Redirect(params.get("state"), None, error, description, iss, location)
     if "code" not in params:
-        raise _malformed(pasted, "it has neither code= nor error=")
-    return Redirect(params.get("state"), params["code"], iss=iss)
+        raise _malformed(pasted, "it has neither code= nor error=", hint)
+    return Redirect(params.get("state"), params["code"], iss=iss, location=location)
+
+
+def check_redirect_values(redirect: Redirect, hint: str = PASTE_AGAIN) -> None:
+    """A code and a state are visible ASCII (RFC 6749 Appendix A.5, A.11) — no controls, no
+    spaces, no line breaks — and a code is of a sane length: anything else was mangled on the
+    way (a copy that took the next line too) or forged, and is never stored."""
+    for name, value in (("code", redirect.code), ("state", redirect.state)):
+        if value is None:
+            continue
+        if name == "code" and len(value) > MAX_CODE_LENGTH:
+            raise AuthorizationError(
+                f"the redirect's code is {len(value)} characters long; a real one is far "
+                f"shorter (at most {MAX_CODE_LENGTH} are accepted); nothing was stored",
+                hint,
+            )
+        if not is_vschar_text(value):
+            raise AuthorizationError(
+                f"the redirect's {name} {printable(value, 40)!r} has characters a {name} "
+                "cannot have (a control character, a space or a line break, or non-ASCII); "
+                "nothing was stored",
+                hint,
+            )
+
+
+def check_redirect_location(
+    redirect: Redirect, redirect_uri: str | None, any_loopback_port: bool, hint: str
+) -> None:
+    """A redirect must have come back to the redirect_uri its authorization was started with:
+    same scheme, host and path, and port (any port on a loopback host, where the provider
+    allows that, RFC 8252 §7.3). Nothing to compare when only the query was given, or when
+    the redirect_uri is not a URL (an eBay RuName names one only eBay knows)."""
+    if not redirect.location or not redirect_uri or "://" not in redirect_uri:
+        return
+    got, want = urlsplit(redirect.location), urlsplit(redirect_uri)
+    try:
+        ports = (
+            got.port or DEFAULT_PORTS.get(got.scheme.lower()),
+            want.port or DEFAULT_PORTS.get(want.scheme.lower()),
+        )
+    except ValueError:  # a port that is not a number from 0 to 65535
+        ports = (None, -1)
+    differs = [
+        what
+        for what, same in (
+            ("scheme", got.scheme.lower() == want.scheme.lower()),
+            ("host", (got.hostname or "") == (want.hostname or "")),
+            ("port", ports[0] == ports[1] or (any_loopback_port and is_loopback(want.hostname))),
+            ("path", (got.path or "/") == (want.path or "/")),
+        )
+        if not same
+    ]
+    if differs:
+        raise AuthorizationError(
+            f"the redirect came back to {printable(redirect.location, 200)!r}, not to "
+            f"{printable(redirect_uri, 200)!r}, the redirect_uri this authorization was "
+            f"started with (another {' and '.join(differs)}); nothing was stored",
+            hint,
+        )
 
 
 def check_issuer(redirect: Redirect, provider: Provider) -> None:
@@ -163,13 +252,9 @@ def check_issuer(redirect: Redirect, provider: Provider) -> None:
         )
 
 
-def _malformed(pasted: str, why: str) -> AuthorizationError:
+def _malformed(pasted: str, why: str, hint: str) -> AuthorizationError:
     shown = printable(pasted, 80)
-    return AuthorizationError(
-        f"cannot read the redirect URL {shown!r}: {why}",
-        "paste the whole address from the browser after approving, e.g. "
-        "'http://127.0.0.1:8765/callback?code=...&state=...', or use --code",
-    )
+    return AuthorizationError(f"cannot read the redirect URL {shown!r}: {why}", hint)
 
 
 # -- requests to the token endpoint ---------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import json
 import os
 import queue
 import re
@@ -21,6 +22,7 @@ from conftest import (
     captured_text,
     invoke_command,
     invoke_in_process,
+    run_invoke,
     stop_at_teardown,
 )
 
@@ -186,3 +188,10 @@ def creds_record(path: Path, provider: str = "sandbox") -> dict:
     from oauthdance.store import CredentialsFile
 
     return CredentialsFile(path).record(provider)
+
+
+def start_authorization(path: Path, provider: str = "sandbox") -> dict:
+    """`auth.url --json`: the url and state of a new pending authorization."""
+    done = run_invoke("auth.url", "-p", provider, "--creds", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

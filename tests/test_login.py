@@ -1,16 +1,22 @@
-"""`auth.login` end to end: loopback callback, paste, SSH, busy port, timeout, Ctrl-C."""
+"""`auth.login` end to end: loopback callback, paste, SSH, busy port, timeout, Ctrl-C; clients
+that idle or give up, deadlines in both modes, and cleanup after a failed exchange."""
 
 from __future__ import annotations
 
+import errno
+import io
 import signal
 import socket
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from conftest import browser_approve, run_invoke
-from login_helpers import InvokeProcess, InvokeThread, creds_record
+from login_helpers import InvokeProcess, InvokeThread, creds_record, start_authorization
+
+from oauthdance import callback
 
 
 @pytest.fixture
@@ -144,3 +150,124 @@ def test_login_as_another_account_than_asked_warns(creds: Path) -> None:
     assert code == 0, stderr
     assert "asked for hubot, but the account that approved is octocat" in stderr
     assert "octocat" in creds_record(creds)["tokens"]
+
+
+def callback_port(authorize_url: str) -> int:
+    """The port the login listens on, from the redirect_uri in its authorize URL."""
+    port = urlsplit(parse_qs(urlsplit(authorize_url).query)["redirect_uri"][0]).port
+    assert port
+    return port
+
+
+def test_an_idle_connection_does_not_hold_up_the_redirect(creds: Path) -> None:
+    """A browser's speculative connection that never sends a request, open first."""
+    running = login(creds)
+    url = running.authorize_url()
+    location = browser_approve(url)
+    with socket.create_connection(("127.0.0.1", callback_port(url))):
+        started = time.monotonic()
+        page = requests.get(location, timeout=10)
+        assert page.status_code == 200 and "<title>Login complete</title>" in page.text
+        code, stdout, stderr = running.finish()
+        assert time.monotonic() - started < 2
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+
+
+def test_an_idle_connection_does_not_stretch_the_timeout(creds: Path) -> None:
+    began = time.monotonic()
+    running = login(creds, "--timeout", "1")
+    with socket.create_connection(("127.0.0.1", callback_port(running.authorize_url()))):
+        code, _, stderr = running.finish(timeout=10)
+    assert 1 <= time.monotonic() - began < 2.5
+    assert code == 1 and "error: no redirect arrived within 1 seconds" in stderr
+    assert "next: run `invoke auth.login -p sandbox` again with a longer --timeout" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+
+
+class _ReaderGone(io.RawIOBase):
+    """The answer's side of a connection whose client has closed: writes fail as they do
+    on a real socket once the peer's reset arrives (which races the write otherwise)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_browser_that_leaves_before_the_page_still_delivers_the_code(
+    creds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It sends the redirect and closes at once: writing the answer fails, the code is kept."""
+    real_setup = callback._Handler.setup
+
+    def setup(handler: callback._Handler) -> None:
+        real_setup(handler)
+        handler.wfile = _ReaderGone()
+
+    monkeypatch.setattr(callback._Handler, "setup", setup)
+    running = login(creds, "--timeout", "5")
+    parts = urlsplit(browser_approve(running.authorize_url()))
+    with socket.create_connection(("127.0.0.1", parts.port or 80)) as client:
+        client.sendall(f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+    assert "Traceback" not in stderr and "Error" not in stderr
+
+
+@pytest.mark.parametrize("how", ["--paste", "SSH_CONNECTION"])
+def test_paste_mode_gives_up_at_the_timeout(creds: Path, how: str) -> None:
+    """Nothing is typed, and stdin (a pipe) stays open."""
+    ssh = {"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"}
+    began = time.monotonic()
+    running = (
+        login(creds, "--paste", "--timeout", "1", stdin=True)
+        if how == "--paste"
+        else login(creds, "--timeout", "1", stdin=True, env=ssh)
+    )
+    code, _, stderr = running.finish(timeout=10)
+    assert 1 <= time.monotonic() - began < 2.5
+    assert code == 1 and "error: nothing was pasted within 1 seconds" in stderr
+    assert "next: run `invoke auth.login -p sandbox` again with a longer --timeout" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
+
+
+def test_paste_mode_waits_for_the_end_of_a_line(creds: Path) -> None:
+    """A line that arrives in pieces is read whole."""
+    running = login(creds, "--paste", stdin=True)
+    location = browser_approve(running.authorize_url())
+    running.wait_for("paste the address")
+    running.send(location[:20])
+    time.sleep(0.2)
+    running.send(location[20:] + "\n")
+    code, stdout, stderr = running.finish()
+    assert code == 0, stderr
+    assert "logged in to sandbox as octocat" in stdout
+
+
+def test_pasting_another_authorizations_redirect_does_not_mention_state(creds: Path) -> None:
+    """The user of `auth.login --paste` never passed --state: there is none to drop."""
+    other = browser_approve(start_authorization(creds)["url"])
+    running = login(creds, "--paste", stdin=True)
+    running.wait_for("paste the address")
+    running.send(other + "\n")
+    code, _, stderr = running.finish()
+    assert code == 1 and "belongs to another authorization" in stderr
+    assert "--state" not in stderr
+    assert "next: start again: `invoke auth.login -p sandbox`" in stderr
+    assert len(creds_record(creds)["pending"]) == 1  # the other one's, still without a code
+    assert "code" not in next(iter(creds_record(creds)["pending"].values()))
+
+
+def test_a_failed_exchange_removes_the_pending_authorization(creds: Path) -> None:
+    running = login(creds, env={"SANDBOX_CLIENT_SECRET": "wrong"})
+    page = requests.get(browser_approve(running.authorize_url()), timeout=10)
+    assert page.status_code == 200
+    code, _, stderr = running.finish()
+    assert code == 1 and "incorrect_client_credentials" in stderr
+    assert "Traceback" not in stderr
+    assert "pending" not in creds_record(creds)
