@@ -16,7 +16,7 @@ EXIT_CODES: dict[int, str] = {
     1: "an error: the message says what went wrong and `next:` what to run",
     2: "a usage error: a flag is missing or has a wrong value",
     3: "`--no-wait` stopped at a spent rate limit (what was fetched is saved)",
-    130: "interrupted (Ctrl-C)",
+    130: "interrupted (Ctrl-C; SIGTERM or SIGHUP during a login), with nothing left behind",
     141: "the reader of stdout went away (piped into `head`), as for a program killed by SIGPIPE",
 }
 BROKEN_PIPE = 141

@@ -419,10 +419,7 @@ def identify(
     it answers; else the validated id_token's claims (in `login_field` order); else
     `fallback_owner` (the user's `--user`)."""
     login, scopes = _owner_from_user_endpoint(provider, token)
-    claims = token.get("id_token_claims") or {}
-    login = login or next(
-        (str(claims[f]) for f in provider.login_field if isinstance(claims.get(f), str)), None
-    )
+    login = login or oauth.login_in(token.get("id_token_claims"), provider.login_field)
     login = login or fallback_owner
     if not login:
         raise AuthorizationError(

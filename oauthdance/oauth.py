@@ -470,8 +470,9 @@ def _bounded(data: Mapping[str, Any], key: str, default: int, low: int, high: in
     return value
 
 
-def login_from_identity(identity: Any, login_fields: tuple[str, ...]) -> str:
-    """The owner's login from a user endpoint's answer: the first of `login_fields` present."""
+def login_in(identity: Any, login_fields: tuple[str, ...]) -> str | None:
+    """The first of `login_fields` in `identity` (a user endpoint's answer, or id_token
+    claims) that can name an owner: short printable text (or a number); else None."""
     if isinstance(identity, dict):
         for name in login_fields:
             value = identity.get(name)
@@ -479,6 +480,14 @@ def login_from_identity(identity: Any, login_fields: tuple[str, ...]) -> str:
                 login = str(value).strip()
                 if login.isprintable() and len(login) <= 256:
                     return login
+    return None
+
+
+def login_from_identity(identity: Any, login_fields: tuple[str, ...]) -> str:
+    """The owner's login from a user endpoint's answer: the first of `login_fields` present."""
+    login = login_in(identity, login_fields)
+    if login is not None:
+        return login
     raise NetworkError(
         f"the user endpoint gave none of {', '.join(login_fields)} as a login",
         "check the provider's user_url and login_field",
