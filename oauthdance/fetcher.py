@@ -103,6 +103,7 @@ class Fetcher:
         self._gate_primary = False  # the gate waits for a primary-limit reset
         self._announced = 0.0
         self._secondary_hits = 0
+        self._abandoned = False  # the pages are no longer wanted: stop waiting at the gate
         self._lock = threading.Lock()
         self.requests = self.not_modified = 0
 
@@ -239,7 +240,7 @@ class Fetcher:
             if left <= 0:
                 return
             stamp = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%S UTC")
-            if not self.wait or left > self.max_wait:
+            if not self.wait or left > self.max_wait or self._abandoned:
                 raise self._stop(primary, stamp, left, until)
             if announce:
                 kind = "rate limit spent" if primary else "secondary rate limit"
@@ -271,6 +272,7 @@ class Fetcher:
         """
         check_limits(max_pages, workers, self.page_limit, self.max_wait)
         limit = self.page_limit if max_pages is None else max_pages
+        self._abandoned = False
         first = self.get_page(url)
         last = _page_number(first.links.get("last"))
         if last and last > limit:
@@ -323,7 +325,8 @@ class Fetcher:
                     yield self._done(window.popleft())
             while window:
                 yield self._done(window.popleft())
-        finally:
+        finally:  # workers waiting for a rate limit give up, rather than hold the shutdown
+            self._abandoned = True  # (after an error or Ctrl-C) until the limit resets
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _done(self, future: Future[Page]) -> Page:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import subprocess
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -456,3 +457,36 @@ def test_secondary_wait_beyond_max_wait_stops(
     assert f"longer than --max-wait {max_wait or 900} s" in done.stderr
     assert done.stdout == ""
 
+
+def answer(status: int, body: Any, headers: dict[str, str] | None = None, **links: str) -> Any:
+    """A response as the fetcher reads one."""
+    return SimpleNamespace(
+        status_code=status,
+        headers=headers or {},
+        content=json.dumps(body).encode(),
+        json=lambda: body,
+        links={rel: {"url": url} for rel, url in links.items()},
+    )
+
+
+class SpentWhileFailing:
+    """Page 1 names ten pages; pages 3 and on find the rate limit spent for 30 s, and page 2
+    fails (a moment later) while the workers fetching them wait for the reset."""
+
+    def get(self, url: str, headers: dict[str, str]) -> Any:
+        number = int(url.rsplit("=", 1)[1])
+        if number == 1:
+            return answer(200, [{"page": 1}], last="https://api.example/items?page=10")
+        if number == 2:
+            time.sleep(0.3)
+            return answer(404, {"message": "Not Found"})
+        spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 30)}
+        return answer(403, {"message": "API rate limit exceeded"}, spent)
+
+
+def test_an_error_does_not_wait_for_workers_waiting_for_a_reset() -> None:
+    fetcher = Fetcher(SpentWhileFailing(), cache=None)
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="http_404"):
+        list(fetcher.items("https://api.example/items?page=1", workers=4))
+    assert time.monotonic() - started < 5  # not the 30 s until the reset
