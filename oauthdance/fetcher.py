@@ -357,7 +357,8 @@ def _json_body(url: str, content: bytes) -> Any:
     except ValueError as exc:
         start = printable(content[:60].decode("utf-8", errors="replace"), 60)
         raise NetworkError(
-            f"GET {url} answered HTTP 200 with something that is not JSON ({start!r}...)",
+            f"GET {printable(url)} answered HTTP 200 with something that is not JSON "
+            f"({start!r}...)",
             "check the path (and the provider's api_base); what was fetched so far is saved",
         ) from exc
 

@@ -490,3 +490,12 @@ def test_an_error_does_not_wait_for_workers_waiting_for_a_reset() -> None:
     with pytest.raises(ProviderError, match="http_404"):
         list(fetcher.items("https://api.example/items?page=1", workers=4))
     assert time.monotonic() - started < 5  # not the 30 s until the reset
+
+
+def test_a_page_that_is_not_json_is_named_printably() -> None:
+    html = SimpleNamespace(status_code=200, headers={}, content=b"<html>\x1b[2J", links={})
+    session = SimpleNamespace(get=lambda url, headers: html)
+    with pytest.raises(NetworkError) as caught:
+        Fetcher(session, cache=None).get_page("https://api.example/\x1b[2Jitems?page=1")
+    assert "\x1b" not in str(caught.value) and "api.example/?[2Jitems" in str(caught.value)
+    assert "'<html>?[2J'" in str(caught.value)
