@@ -25,8 +25,10 @@ from ..fetcher import (
 from .common import cli_task, target
 
 OUTPUT_HELP = {
-    "out": "write to this file (default: stdout); its extension picks the format",
-    "format": "json (one array), ndjson (one item per line) or csv (nested fields dotted)",
+    "out": "write to this file (default: stdout); its extension (.json, .ndjson or .jsonl, "
+    ".csv) picks the format, any other needs --format",
+    "format": "json (one array), ndjson (one item per line) or csv (every column of every "
+    "item, nested fields dotted)",
     "max_pages": "stop after this many pages, 1 or more (default: every page)",
     "workers": f"pages fetched at once once the last page is known (default "
     f"{DEFAULT_WORKERS}, from 1 to {MAX_WORKERS})",
