@@ -7,7 +7,7 @@ from typing import Any
 
 from .bearer import BearerAuth, api_session
 from .cache import ETagCache
-from .fetcher import DEFAULT_WORKERS, Fetcher, api_url
+from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS, Fetcher, api_url
 from .lifecycle import login_command
 from .progress import Progress
 from .target import Target
@@ -31,6 +31,8 @@ def open_fetch(
     wait: bool = True,
     cache: bool = True,
     progress: Progress | None = None,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
 ) -> Fetch:
     """Make sure a valid token exists (refreshing it if due), then set up the fetcher."""
     auth = BearerAuth(target.store, target.provider, target.user)
@@ -44,6 +46,8 @@ def open_fetch(
         cache=etags,
         wait=wait,
         progress=progress,
-        login_hint=login_command(target.provider, found.owner),
+        login=login_command(target.provider, found.owner).strip("`"),
+        max_wait=max_wait,
+        page_limit=page_limit,
     )
     return Fetch(fetcher, session.base_url)

@@ -4,10 +4,14 @@ Fast: keep-alive connections, and once the first page names its last page, the r
 fetched concurrently (a bounded window) and handed on in order. Polite: primary limits
 wait for the reset (or stop, with --no-wait), secondary limits honour `retry-after` or
 back off from 60 s, and unchanged pages are asked for with `If-None-Match` (a 304 is free).
+Bounded: no wait longer than `max_wait` (a longer one stops, saying when to retry) and no
+more than `page_limit` pages unless `max_pages` says how many, so a hostile or broken
+`Link` header cannot keep a fetch going for ever.
 """
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections import deque
@@ -23,6 +27,7 @@ from .errors import (
     NotLoggedIn,
     ProviderError,
     RateLimited,
+    UsageError,
     printable,
     response_text,
 )
@@ -38,8 +43,11 @@ DEFAULT_WORKERS = 8
 MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
 PER_PAGE = 100
 SECONDARY_MIN_WAIT = 60.0
-SECONDARY_MAX_WAIT = 900.0
+SECONDARY_MAX_WAIT = 900.0  # the longest our own back-off grows (without a retry-after)
 MAX_SECONDARY_HITS = 6
+DEFAULT_MAX_WAIT = 900  # seconds: a rate limit that needs longer stops the fetch
+LONGEST_WAIT = 86400  # no --max-wait above a day; a retry-after beyond it means a day
+DEFAULT_PAGE_LIMIT = 10_000  # pages: past it a fetch must say how many with --max-pages
 
 
 @dataclass
@@ -82,16 +90,20 @@ class Fetcher:
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        login_hint: str = "`invoke auth.login`",
+        login: str = "invoke auth.login",
+        max_wait: float = DEFAULT_MAX_WAIT,
+        page_limit: int = DEFAULT_PAGE_LIMIT,
     ) -> None:
         self.session, self.cache, self.wait = session, cache, wait
-        self.login_hint = login_hint
+        self.login = login  # the command that logs this owner in again, unquoted
+        self.max_wait, self.page_limit = max_wait, page_limit
         self.progress = progress or Progress(enabled=False)
         self.sleep, self.clock = sleep, clock
         self._gate_until = 0.0  # no request leaves before this instant (all threads)
         self._gate_primary = False  # the gate waits for a primary-limit reset
         self._announced = 0.0
         self._secondary_hits = 0
+        self._abandoned = False  # the pages are no longer wanted: stop waiting at the gate
         self._lock = threading.Lock()
         self.requests = self.not_modified = 0
 
@@ -130,7 +142,7 @@ class Fetcher:
             return self.session.get(url, headers=headers)
         except requests.RequestException as exc:
             raise NetworkError(
-                f"could not fetch {url}: {type(exc).__name__}",
+                f"could not fetch {printable(url)}: {type(exc).__name__}",
                 "check the network and the provider's host; what was fetched so far is saved",
             ) from exc
 
@@ -149,8 +161,8 @@ class Fetcher:
             return
         if status == 401:
             raise NotLoggedIn(
-                f"the provider refused the token at {url} ({message})",
-                f"log in again: {self.login_hint}",
+                f"the provider refused the token at {printable(url)} ({message})",
+                f"log in again: `{self.login}`",
             )
         if status in (403, 404):
             missing = _missing_scopes(headers)
@@ -159,7 +171,8 @@ class Fetcher:
                     f"http_{status}",
                     f"{urlsplit(url).path} needs one of the scopes {', '.join(missing)}, which "
                     f"the token lacks (it has: {headers.get('X-OAuth-Scopes') or 'none'})",
-                    f"log in again asking for it: `invoke auth.login --scope '{missing[0]}'`",
+                    f"log in again asking for it: "
+                    f"`{self.login} --scope {shlex.quote(printable(missing[0], 80))}`",
                 )
         raise ProviderError(
             f"http_{status}",
@@ -188,7 +201,7 @@ class Fetcher:
         None when it is neither, so the usual back-off applies."""
         value = value.strip()
         if value.isdigit():
-            return min(float(value), SECONDARY_MAX_WAIT)
+            return min(float(value), LONGEST_WAIT)
         from email.utils import parsedate_to_datetime
 
         try:
@@ -197,7 +210,7 @@ class Fetcher:
             return None
         if moment.tzinfo is None:
             return None
-        return min(max(moment.timestamp() - self.clock(), 0.0), SECONDARY_MAX_WAIT)
+        return min(max(moment.timestamp() - self.clock(), 0.0), LONGEST_WAIT)
 
     def _reset_time(self, headers: Any) -> float:
         """When the primary limit resets (`X-RateLimit-Reset`, epoch seconds); a missing or
@@ -227,45 +240,64 @@ class Fetcher:
             if left <= 0:
                 return
             stamp = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%S UTC")
-            if not self.wait:
-                kind = "the rate limit is spent" if primary else "a secondary rate limit applies"
-                raise RateLimited(
-                    f"{kind}; it resets at {stamp} (in {left:.0f} s)",
-                    "run the same command again after the reset, or drop --no-wait to wait for it",
-                    until,
-                )
+            if not self.wait or left > self.max_wait or self._abandoned:
+                raise self._stop(primary, stamp, left, until)
             if announce:
                 kind = "rate limit spent" if primary else "secondary rate limit"
                 self.progress.note(f"{kind}: waiting {left:.0f} s (until {stamp})")
             self.sleep(min(left, 1.0))
+
+    def _stop(self, primary: bool, stamp: str, left: float, until: float) -> RateLimited:
+        """Stopping at a limit rather than waiting for it: why, and when to run it again."""
+        kind = "the rate limit is spent" if primary else "a secondary rate limit applies"
+        if not self.wait:
+            why, instead = "", "drop --no-wait to wait for it"
+        else:
+            why, instead = f", longer than --max-wait {self.max_wait:g} s", "raise --max-wait"
+        return RateLimited(
+            f"{kind}; it resets at {stamp} (in {left:.0f} s){why}",
+            f"run the same command again after {stamp}, or {instead}",
+            until,
+        )
 
     # -- all pages -------------------------------------------------------------------------
 
     def pages(
         self, url: str, max_pages: int | None = None, workers: int = DEFAULT_WORKERS
     ) -> Iterator[Page]:
-        """Every page in order: concurrently once the last page is known, else by `next`."""
-        workers = max(1, min(workers, MAX_WORKERS))
+        """Every page in order: concurrently once the last page is known, else by `next`.
+
+        At most `max_pages`; without it, more than `page_limit` pages is an error (before
+        the first page is handed on when the last page is known, else when it is reached).
+        """
+        check_limits(max_pages, workers, self.page_limit, self.max_wait)
+        limit = self.page_limit if max_pages is None else max_pages
+        self._abandoned = False
         first = self.get_page(url)
         last = _page_number(first.links.get("last"))
-        if max_pages is not None:
-            last = min(last, max_pages) if last else last
+        if last and last > limit:
+            if max_pages is None:
+                raise self._too_many(url, f"its last page is page {last:,}")
+            last = limit
         self.progress.update(
             pages=1, items=len(first.items), remaining=first.remaining, total_pages=last
         )
         yield first
-        if max_pages is not None and max_pages <= 1:
-            return
         if last and last > 1 and workers > 1:
             template = first.links["last"]
             urls = (with_query(template, {"page": n}) for n in range(2, last + 1))
             yield from self._in_order(urls, workers)
             return
         page, count, seen = first, 1, {first.url}
-        while page.links.get("next") and (max_pages is None or count < max_pages):
+        while page.links.get("next"):
+            if count >= limit:
+                if max_pages is None:
+                    raise self._too_many(url, f"its page {limit:,} links to a next one")
+                return
             if page.links["next"] in seen:
                 raise NetworkError(
-                    f"the next-page link of {page.url} points back to a page already fetched",
+                    f"the next-page link of {printable(page.url)} points back to a page "
+                    "already fetched",
                     "the provider's pagination is broken; use --max-pages to stop earlier",
                 )
             seen.add(page.links["next"])
@@ -273,6 +305,13 @@ class Fetcher:
             count += 1
             self.progress.update(pages=1, items=len(page.items), remaining=page.remaining)
             yield page
+
+    def _too_many(self, url: str, why: str) -> UsageError:
+        return UsageError(
+            f"{printable(urlsplit(url).path)} has more than {self.page_limit:,} pages "
+            f"(--page-limit): {why}",
+            "fetch the first N pages with --max-pages N, or raise --page-limit",
+        )
 
     def _in_order(self, urls: Iterator[str], workers: int) -> Iterator[Page]:
         from concurrent.futures import ThreadPoolExecutor
@@ -286,7 +325,8 @@ class Fetcher:
                     yield self._done(window.popleft())
             while window:
                 yield self._done(window.popleft())
-        finally:
+        finally:  # workers waiting for a rate limit give up, rather than hold the shutdown
+            self._abandoned = True  # (after an error or Ctrl-C) until the limit resets
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _done(self, future: Future[Page]) -> Page:
@@ -317,7 +357,8 @@ def _json_body(url: str, content: bytes) -> Any:
     except ValueError as exc:
         start = printable(content[:60].decode("utf-8", errors="replace"), 60)
         raise NetworkError(
-            f"GET {url} answered HTTP 200 with something that is not JSON ({start!r}...)",
+            f"GET {printable(url)} answered HTTP 200 with something that is not JSON "
+            f"({start!r}...)",
             "check the path (and the provider's api_base); what was fetched so far is saved",
         ) from exc
 
@@ -327,6 +368,39 @@ def _missing_scopes(headers: Any) -> list[str]:
     accepted = split_scopes(headers.get("X-Accepted-OAuth-Scopes"))
     granted = set(split_scopes(headers.get("X-OAuth-Scopes")))
     return [] if not accepted or granted & set(accepted) else accepted
+
+
+def check_limits(
+    max_pages: int | None = None,
+    workers: int = DEFAULT_WORKERS,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
+    max_wait: float = DEFAULT_MAX_WAIT,
+) -> None:
+    """Refuse a bound that cannot be right, before anything is fetched, rather than guess
+    what it meant (`--max-pages 0` used to fetch everything, and -1 one page)."""
+    _within("--max-pages", max_pages, 1, None, ", or leave it out to fetch every page")
+    _within("--workers", workers, 1, MAX_WORKERS, " (GitHub's limit for concurrent requests)")
+    _within("--page-limit", page_limit, 1, None, ", or bound the fetch with --max-pages")
+    _within("--max-wait", max_wait, 0, LONGEST_WAIT, " seconds (a day at most)")
+
+
+def _within(flag: str, value: float | None, low: int, high: int | None, more: str) -> None:
+    if value is None or (low <= value and (high is None or value <= high)):
+        return
+    accepted = f"{low} or more" if high is None else f"from {low} to {high}"
+    raise UsageError(f"{flag} {value!r} is out of range", f"give {flag} {accepted}{more}")
+
+
+def whole_number(flag: str, value: str | int | None) -> int | None:
+    """A number of pages (or the like) given on the command line; None when not given."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise UsageError(
+            f"{flag} {printable(value, 40)!r} is not a whole number", f"e.g. {flag} 10"
+        ) from None
 
 
 def api_url(api_root: str, path: str, params: dict[str, Any]) -> str:

@@ -6,16 +6,19 @@ import csv
 import io
 import json
 import subprocess
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from conftest import run_invoke, run_script
 from lifecycle_helpers import logged_in
 
 from oauthdance.data import open_fetch
-from oauthdance.errors import ProviderError, RateLimited
-from oauthdance.fetcher import SECONDARY_MIN_WAIT
-from oauthdance.sandbox import App, RunningSandbox
+from oauthdance.errors import NetworkError, ProviderError, RateLimited, UsageError
+from oauthdance.fetcher import SECONDARY_MIN_WAIT, Fetcher
+from oauthdance.sandbox import App, RunningSandbox, rest
 from oauthdance.target import resolve_target
 
 
@@ -176,7 +179,8 @@ def test_missing_scope_is_named(sandbox: RunningSandbox, app: App, tmp_path: Pat
         "data.issues", "-p", "sandbox", "--creds", str(path), "--repo", "octocat/repo-00001"
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "needs one of the scopes repo" in done.stderr and "--scope 'repo'" in done.stderr
+    assert "needs one of the scopes repo" in done.stderr
+    assert "`invoke auth.login -p sandbox -u octocat --scope repo`" in done.stderr
     assert done.stdout == ""
 
 
@@ -196,7 +200,7 @@ def test_presets(creds: Path) -> None:
     org = run_invoke("data.repos", *common, "--org", "octo-org")
     assert len(org.stdout.splitlines()) == 12
     me = run_invoke("data.user", "-p", "sandbox", "--creds", str(creds))
-    assert json.loads(me.stdout)[0]["login"] == "octocat"
+    assert json.loads(me.stdout)["login"] == "octocat"
 
 
 def test_chain_after_the_auth_steps(creds: Path, tmp_path: Path) -> None:
@@ -283,3 +287,215 @@ def test_unreachable_api_is_a_clear_error(
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "could not fetch http://127.0.0.1:9/api/v3/user" in done.stderr
     assert not out.exists()
+
+
+def test_user_is_one_object(creds: Path, tmp_path: Path) -> None:
+    common = ["-p", "sandbox", "--creds", str(creds)]
+    me = run_invoke("data.user", *common, "--out", str(tmp_path / "me.json"))
+    assert me.returncode == 0, me.stderr
+    assert json.loads((tmp_path / "me.json").read_text())["login"] == "octocat"
+    as_csv = run_invoke("data.user", *common, "--format", "csv")
+    assert [row["login"] for row in csv.DictReader(io.StringIO(as_csv.stdout))] == ["octocat"]
+
+
+def licensed_repo(login: str, owner_id: int, index: int) -> dict[str, Any]:
+    """The sandbox's repositories, with a license and a homepage from the 151st on only."""
+    item = dict(REPO(login, owner_id, index))
+    item["license"] = {"key": "mit", "name": "MIT License"} if index >= 150 else None
+    if index >= 150:
+        item["homepage"] = f"https://example.com/{index}"
+    return item
+
+
+REPO = rest.repo
+
+
+@pytest.mark.parametrize("to_file", [True, False], ids=["file", "stdout"])
+def test_csv_has_the_columns_that_come_on_later_pages(
+    creds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, to_file: bool
+) -> None:
+    monkeypatch.setattr(rest, "repo", licensed_repo)
+    out = tmp_path / "repos.csv"
+    where = ["--out", str(out)] if to_file else ["--format", "csv"]
+    done = fetch(creds, "--path", "/user/repos", "--max-pages", "3", *where)
+    assert done.returncode == 0, done.stderr
+    text = out.read_bytes().decode() if to_file else done.stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 300 and list(rows[0])[-3:] == ["license.key", "license.name", "homepage"]
+    assert rows[0]["license"] == rows[0]["license.key"] == rows[0]["homepage"] == ""
+    assert rows[0]["private"] == "true" and rows[1]["private"] == "false"
+    assert (rows[150]["license.key"], rows[150]["homepage"]) == ("mit", "https://example.com/150")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "accepted"),
+    [
+        ("--max-pages", "0", "give --max-pages 1 or more, or leave it out"),
+        ("--max-pages", "-1", "give --max-pages 1 or more, or leave it out"),
+        ("--max-pages", "two", "e.g. --max-pages 10"),
+        ("--workers", "0", "give --workers from 1 to 100"),
+        ("--workers", "101", "give --workers from 1 to 100"),
+        ("--page-limit", "0", "give --page-limit 1 or more"),
+        ("--max-wait", "-1", "give --max-wait from 0 to 86400"),
+        ("--out", "repos.txt", "--format json|ndjson|csv"),
+    ],
+)
+def test_flags_out_of_range_are_usage_errors(
+    sandbox: RunningSandbox, creds: Path, flag: str, value: str, accepted: str
+) -> None:
+    spent = sum(counter.used for counter in sandbox.model.rate.values())
+    done = fetch(creds, "--path", "/user/repos", f"{flag}={value}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    error, advice = done.stderr.splitlines()
+    assert error.startswith(f"error: {flag} ") and advice.startswith("  next: ")
+    assert accepted in advice
+    assert done.stdout == "" and not Path("repos.txt").exists()
+    assert sum(counter.used for counter in sandbox.model.rate.values()) == spent  # no request
+
+
+def test_an_output_that_cannot_be_written_is_a_clear_error(creds: Path, tmp_path: Path) -> None:
+    done = fetch(creds, "--path", "/user", "--out", str(tmp_path / "no" / "such" / "me.json"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot write" in done.stderr and "No such file or directory" in done.stderr
+
+
+def test_a_huge_last_page_needs_max_pages(
+    sandbox: RunningSandbox, creds: Path, tmp_path: Path
+) -> None:
+    sandbox.model.users["octocat"].repo_count = 100 * 1_000_000_000  # last page: 10**9
+    out = tmp_path / "repos.json"
+    done = fetch(creds, "--path", "/user/repos", "--out", str(out))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "/user/repos has more than 10,000 pages" in done.stderr
+    assert "last page is page 1,000,000,000" in done.stderr
+    assert "next: fetch the first N pages with --max-pages N" in done.stderr
+    assert not out.exists()  # refused before anything was written
+    bounded = fetch(creds, "--path", "/user/repos", "--max-pages", "2", "--out", str(out))
+    assert bounded.returncode == 0, bounded.stderr
+    assert len(json.loads(out.read_text())) == 200
+
+
+@pytest.mark.parametrize(("limit", "ok"), [("12", False), ("13", True)])
+def test_page_limit_flag(creds: Path, limit: str, ok: bool) -> None:
+    done = fetch(creds, "--path", "/user/repos", "--page-limit", limit, "--format", "ndjson")
+    assert (done.returncode == 0) is ok, done.stderr
+    assert len(done.stdout.splitlines()) == (1234 if ok else 0)
+
+
+class EndlessPages:
+    """A session whose every page links to a next one, and never names a last page."""
+
+    def __init__(self, escape: bool = False) -> None:
+        self.escape = escape
+
+    def get(self, url: str, headers: dict[str, str]) -> Any:
+        number = int(url.rsplit("=", 1)[1])
+        later = f"https://api.example/items?page={number + 1}"
+        if self.escape and number == 2:  # back to the start, with a terminal escape
+            later = "https://api.example/items\x1b[2J?page=1"
+        return SimpleNamespace(
+            status_code=200,
+            headers={},
+            content=json.dumps([{"page": number}]).encode(),
+            links={"next": {"url": later}},
+        )
+
+
+def test_next_links_past_the_page_limit_stop_with_advice() -> None:
+    first = "https://api.example/items?page=1"
+    fetcher = Fetcher(EndlessPages(), cache=None, page_limit=5)
+    seen: list[Any] = []
+    with pytest.raises(UsageError, match="more than 5 pages") as caught:
+        seen.extend(fetcher.items(first, workers=1))
+    assert [item["page"] for item in seen] == [1, 2, 3, 4, 5]
+    assert "--max-pages N" in str(caught.value.hint)
+    assert len(list(fetcher.items(first, max_pages=7))) == 7  # --max-pages bounds it anyway
+    looped = Fetcher(EndlessPages(escape=True), cache=None)
+    with pytest.raises(NetworkError) as broken:
+        list(looped.items(first.replace("page=1", "page=2") + "&x=1"))
+    assert "\x1b" not in str(broken.value) and "items?[2J" in str(broken.value)
+
+
+@pytest.mark.usefixtures("sandbox_time")
+@pytest.mark.parametrize(("max_wait", "ok"), [(None, False), ("2100", True)])
+def test_primary_reset_beyond_max_wait_stops_saying_when(
+    sandbox: RunningSandbox, creds: Path, max_wait: str | None, ok: bool
+) -> None:
+    sandbox.model.rate_limit, sandbox.model.rate_window = 3, 2000
+    sandbox.model.rate.clear()
+    longer = ["--max-wait", max_wait] if max_wait else []
+    done = fetch(creds, "--path", "/user/repos", "--workers", "1", "--format", "ndjson", *longer)
+    if ok:
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.splitlines()) == 1234 and "rate limit spent: waiting" in done.stderr
+        return
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert "the rate limit is spent; it resets at" in done.stderr
+    assert "longer than --max-wait 900 s; saved 300 items to stdout" in done.stderr
+    assert "next: run the same command again after" in done.stderr
+    assert "or raise --max-wait" in done.stderr and len(done.stdout.splitlines()) == 300
+
+
+@pytest.mark.usefixtures("sandbox_time")
+@pytest.mark.parametrize(
+    ("retry_after", "max_wait", "ok"),
+    [(1200, None, False), (1200, "1200", True), (None, "30", False), (None, None, True)],
+    ids=["retry-after past the cap", "retry-after within", "back-off past", "back-off within"],
+)
+def test_secondary_wait_beyond_max_wait_stops(
+    sandbox: RunningSandbox, creds: Path, retry_after: int | None, max_wait: str | None, ok: bool
+) -> None:
+    sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 1, retry_after
+    longer = ["--max-wait", max_wait] if max_wait else []
+    done = fetch(creds, "--path", "/orgs/octo-org/repos", *longer)
+    if ok:
+        assert done.returncode == 0, done.stderr
+        assert len(json.loads(done.stdout)) == 12 and "secondary rate limit: waiting" in done.stderr
+        return
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert "a secondary rate limit applies; it resets at" in done.stderr
+    assert f"longer than --max-wait {max_wait or 900} s" in done.stderr
+    assert done.stdout == ""
+
+
+def answer(status: int, body: Any, headers: dict[str, str] | None = None, **links: str) -> Any:
+    """A response as the fetcher reads one."""
+    return SimpleNamespace(
+        status_code=status,
+        headers=headers or {},
+        content=json.dumps(body).encode(),
+        json=lambda: body,
+        links={rel: {"url": url} for rel, url in links.items()},
+    )
+
+
+class SpentWhileFailing:
+    """Page 1 names ten pages; pages 3 and on find the rate limit spent for 30 s, and page 2
+    fails (a moment later) while the workers fetching them wait for the reset."""
+
+    def get(self, url: str, headers: dict[str, str]) -> Any:
+        number = int(url.rsplit("=", 1)[1])
+        if number == 1:
+            return answer(200, [{"page": 1}], last="https://api.example/items?page=10")
+        if number == 2:
+            time.sleep(0.3)
+            return answer(404, {"message": "Not Found"})
+        spent = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time()) + 30)}
+        return answer(403, {"message": "API rate limit exceeded"}, spent)
+
+
+def test_an_error_does_not_wait_for_workers_waiting_for_a_reset() -> None:
+    fetcher = Fetcher(SpentWhileFailing(), cache=None)
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="http_404"):
+        list(fetcher.items("https://api.example/items?page=1", workers=4))
+    assert time.monotonic() - started < 5  # not the 30 s until the reset
+
+
+def test_a_page_that_is_not_json_is_named_printably() -> None:
+    html = SimpleNamespace(status_code=200, headers={}, content=b"<html>\x1b[2J", links={})
+    session = SimpleNamespace(get=lambda url, headers: html)
+    with pytest.raises(NetworkError) as caught:
+        Fetcher(session, cache=None).get_page("https://api.example/\x1b[2Jitems?page=1")
+    assert "\x1b" not in str(caught.value) and "api.example/?[2Jitems" in str(caught.value)
+    assert "'<html>?[2J'" in str(caught.value)

@@ -12,18 +12,32 @@ from typing import Any
 
 from invoke import Context
 
-from ..errors import RateLimited, UsageError
-from ..fetcher import DEFAULT_WORKERS, parse_params
+from ..errors import OAuthDanceError, UsageError
+from ..fetcher import (
+    DEFAULT_MAX_WAIT,
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_WORKERS,
+    MAX_WORKERS,
+    check_limits,
+    parse_params,
+    whole_number,
+)
 from .common import cli_task, target
 
 OUTPUT_HELP = {
-    "out": "write to this file (default: stdout); its extension picks the format",
-    "format": "json (one array), ndjson (one item per line) or csv (nested fields dotted)",
-    "max_pages": "stop after this many pages",
+    "out": "write to this file (default: stdout); its extension (.json, .ndjson or .jsonl, "
+    ".csv) picks the format, any other needs --format",
+    "format": "json (one array), ndjson (one item per line) or csv (every column of every "
+    "item, nested fields dotted)",
+    "max_pages": "stop after this many pages, 1 or more (default: every page)",
     "workers": f"pages fetched at once once the last page is known (default "
-    f"{DEFAULT_WORKERS}, at most 100)",
+    f"{DEFAULT_WORKERS}, from 1 to {MAX_WORKERS})",
+    "page_limit": f"refuse to fetch more pages than this unless --max-pages is given "
+    f"(default {DEFAULT_PAGE_LIMIT:,})",
     "wait": "when the rate limit is spent, wait for the reset (default); --no-wait stops, "
     "keeping what was fetched",
+    "max_wait": f"the longest wait for a rate limit, in seconds (default {DEFAULT_MAX_WAIT}); "
+    "a longer one stops, keeping what was fetched and saying when to retry",
     "cache": "send If-None-Match from the ETag cache so unchanged pages cost no rate limit "
     "(default); --no-cache skips it",
     "quiet": "no progress bar and no summary",
@@ -38,7 +52,9 @@ FETCH_OPTIONS = (
     "format",
     "max_pages",
     "workers",
+    "page_limit",
     "wait",
+    "max_wait",
     "cache",
     "quiet",
 )
@@ -52,13 +68,18 @@ def fetch_options(flags: dict[str, Any]) -> dict[str, Any]:
 def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> None:
     """The one way every data task fetches: stream pages into the writer, then report.
 
-    `options`: provider, user, creds, out, format, max_pages, workers, wait, cache, quiet.
+    `options`: provider, user, creds, out, format, max_pages, workers, page_limit, wait,
+    max_wait, cache, quiet; and `one` (data.user) for one JSON object rather than an array.
+    Every flag is checked before anything is fetched.
     """
     from ..data import open_fetch
     from ..output import ItemWriter, format_for
     from ..progress import Progress
 
-    quiet, out, workers = options["quiet"], options["out"], int(options["workers"])
+    quiet, out, workers = options["quiet"], options["out"], options["workers"]
+    max_pages = whole_number("--max-pages", options["max_pages"])
+    check_limits(max_pages, workers, options["page_limit"], options["max_wait"])
+    writer = ItemWriter(out, format_for(out, options["format"]), one=options.get("one", False))
     started = time.perf_counter()
     progress = Progress(enabled=False if quiet else None)
     opened = open_fetch(
@@ -67,20 +88,18 @@ def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> 
         wait=options["wait"],
         cache=options["cache"],
         progress=progress,
+        max_wait=options["max_wait"],
+        page_limit=options["page_limit"],
     )
-    writer = ItemWriter(out, format_for(out, options["format"]))
     complete = False
     try:
-        max_pages = int(options["max_pages"]) or None
         for page in opened.fetcher.pages(opened.url(path, params), max_pages, workers):
             writer.write_many(page.items)
         complete = True
-    except RateLimited as exc:
-        raise RateLimited(
-            f"{exc.message}; saved {writer.count} items to {writer.target}",
-            exc.hint or "",
-            exc.reset_at,
-        ) from exc
+    except OAuthDanceError as exc:
+        if writer.count:  # the output is finished all the same: say what it holds
+            exc.message += f"; saved {writer.count} items to {writer.target}"
+        raise
     finally:
         writer.close(complete)
         progress.close()
@@ -109,9 +128,11 @@ def fetch(
     param: list[str] | None = None,
     out: str | None = None,
     format: str | None = None,
-    max_pages: int = 0,
+    max_pages: str | None = None,
     workers: int = DEFAULT_WORKERS,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
     wait: bool = True,
+    max_wait: int = DEFAULT_MAX_WAIT,
     cache: bool = True,
     quiet: bool = False,
 ) -> None:
@@ -136,7 +157,7 @@ def user(
     format: str | None = None,
     quiet: bool = False,
 ) -> None:
-    """Fetch the signed-in user's profile."""
+    """Fetch the signed-in user's profile (as JSON: one object)."""
     run_fetch(
         c,
         "/user",
@@ -148,9 +169,12 @@ def user(
         format=format,
         max_pages=1,
         workers=1,
+        page_limit=DEFAULT_PAGE_LIMIT,
         wait=True,
+        max_wait=DEFAULT_MAX_WAIT,
         cache=True,
         quiet=quiet,
+        one=True,
     )
 
 
@@ -163,9 +187,11 @@ def repos(
     org: str | None = None,
     out: str | None = None,
     format: str | None = None,
-    max_pages: int = 0,
+    max_pages: str | None = None,
     workers: int = DEFAULT_WORKERS,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
     wait: bool = True,
+    max_wait: int = DEFAULT_MAX_WAIT,
     cache: bool = True,
     quiet: bool = False,
 ) -> None:
@@ -188,9 +214,11 @@ def issues(
     state: str = "open",
     out: str | None = None,
     format: str | None = None,
-    max_pages: int = 0,
+    max_pages: str | None = None,
     workers: int = DEFAULT_WORKERS,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
     wait: bool = True,
+    max_wait: int = DEFAULT_MAX_WAIT,
     cache: bool = True,
     quiet: bool = False,
 ) -> None:
