@@ -17,7 +17,7 @@ from typing import Any
 
 from .bearer import BearerAuth, api_session
 from .data import open_fetch
-from .fetcher import DEFAULT_WORKERS
+from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
 from .http import Session
 from .lifecycle import find_token
 from .store import CredentialsFile
@@ -80,9 +80,18 @@ def fetch(
     workers: int = DEFAULT_WORKERS,
     wait: bool = True,
     cache: bool = True,
+    page_limit: int = DEFAULT_PAGE_LIMIT,
+    max_wait: float = DEFAULT_MAX_WAIT,
 ) -> Iterator[Any]:
-    """Every item at `path` (all pages, in order), streamed as they arrive."""
+    """Every item at `path` (all pages, in order), streamed as they arrive; the same
+    bounds as `data.fetch` (`page_limit` pages unless `max_pages` says; no wait longer
+    than `max_wait` seconds)."""
     opened = open_fetch(
-        resolve_target(provider, user, creds), workers=workers, wait=wait, cache=cache
+        resolve_target(provider, user, creds),
+        workers=workers,
+        wait=wait,
+        cache=cache,
+        page_limit=page_limit,
+        max_wait=max_wait,
     )
     yield from opened.fetcher.items(opened.url(path, params), max_pages, workers)

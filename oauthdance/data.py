@@ -47,6 +47,7 @@ def open_fetch(
         wait=wait,
         progress=progress,
         login=login_command(target.provider, found.owner).strip("`"),
+        token_from=found.source,
         max_wait=max_wait,
         page_limit=page_limit,
     )

@@ -91,11 +91,13 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         login: str = "invoke auth.login",
+        token_from: str = "file",
         max_wait: float = DEFAULT_MAX_WAIT,
         page_limit: int = DEFAULT_PAGE_LIMIT,
     ) -> None:
         self.session, self.cache, self.wait = session, cache, wait
         self.login = login  # the command that logs this owner in again, unquoted
+        self.token_from = token_from  # "file", or "environment (GITHUB_TOKEN)"
         self.max_wait, self.page_limit = max_wait, page_limit
         self.progress = progress or Progress(enabled=False)
         self.sleep, self.clock = sleep, clock
@@ -160,9 +162,14 @@ class Fetcher:
             self._secondary(None)
             return
         if status == 401:
+            hint = f"log in again: `{self.login}`"
+            if self.token_from != "file":  # logging in cannot fix a variable's token
+                hint = (
+                    f"the token came from the {self.token_from}: set a valid one there, or "
+                    "unset it to use the stored one"
+                )
             raise NotLoggedIn(
-                f"the provider refused the token at {printable(url)} ({message})",
-                f"log in again: `{self.login}`",
+                f"the provider refused the token at {printable(url)} ({message})", hint
             )
         if status in (403, 404):
             missing = _missing_scopes(headers)

@@ -242,3 +242,9 @@ def test_the_readme_lists_the_short_flags() -> None:
     readme = (ROOT / "README.md").read_text()
     for name, short in SHORT_FLAGS.items():
         assert f"| `-{short}` | `--{name}` |" in readme
+
+
+def test_a_whole_number_flag_given_words_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_invoke("data.fetch", "--path", "/x", "--workers", "many")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--workers takes a whole number, not 'many'" in done.stderr

@@ -119,3 +119,15 @@ def test_a_token_from_the_environment_that_cannot_be_sent_is_named_not_shown(
     with pytest.raises(NotLoggedIn, match="SANDBOX_TOKEN") as info:
         session.get("/user")
     assert "secretvalue" not in str(info.value)
+
+
+def test_a_refused_environment_token_says_to_fix_the_variable_not_to_log_in(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    logged_in(sandbox, app, tmp_path / "creds.json")
+    done = run_invoke(
+        "data.user", "-p", "sandbox", "--creds", str(tmp_path / "creds.json"),
+        env={"SANDBOX_TOKEN": "gho_not_a_token_the_sandbox_knows"},
+    )  # fmt: skip
+    assert done.returncode == 1 and "environment (SANDBOX_TOKEN)" in done.stderr
+    assert "log in again" not in done.stderr

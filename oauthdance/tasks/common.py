@@ -61,7 +61,35 @@ class CliTask(Task):
         opts = super().arg_opts(name, default, taken_names)
         if name in SHORT_FLAGS:
             opts["names"].append(SHORT_FLAGS[name])
+        if opts.get("kind") is int:  # invoke's own int() would end in a traceback
+            opts["kind"] = WholeNumber(opts["names"][0])
         return opts
+
+
+class WholeNumber:
+    """The value of a whole-number flag; anything else is a usage error (exit 2)."""
+
+    __name__ = "int"  # what invoke shows in debug output
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    # invoke's help looks the kind up in {str: "STRING", int: "INT"}: answer as `int` does
+    def __eq__(self, other: object) -> bool:
+        return other is int or other is self
+
+    def __hash__(self) -> int:
+        return hash(int)
+
+    def __call__(self, value: str) -> int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise Exit(
+                f"error: --{self.flag} takes a whole number, not {printable(value, 40)!r}\n"
+                f"  next: see `invoke --help TASK` for its values",
+                code=2,
+            ) from None
 
 
 def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:
