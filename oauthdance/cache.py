@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ class Cached:
 class ETagCache:
     def __init__(self, folder: str | os.PathLike[str], scope: str) -> None:
         self.folder = Path(folder)
+        self.unwritable = False
         self.scope = scope  # e.g. "github/octocat"
 
     @classmethod
@@ -46,10 +48,22 @@ class ETagCache:
             return None  # no entry, or a damaged one: fetch afresh
 
     def put(self, url: str, etag: str, body: Any, links: dict[str, str]) -> None:
+        """Keep a page for next time; a folder that cannot be written only costs the cache
+        (the fetch goes on, and says so once)."""
         path = self._path(url)
-        for folder in (self.folder, path.parent):  # each made 0700: it holds API answers
-            folder.mkdir(exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            for folder in (self.folder, path.parent):  # each made 0700: it holds API answers
+                folder.mkdir(exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        except OSError as exc:
+            if not self.unwritable:
+                self.unwritable = True
+                print(
+                    f"warning: cannot keep ETags in {self.folder} ({exc.strerror}); "
+                    "fetching without the cache",
+                    file=sys.stderr,
+                )
+            return
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(dumps({"url": url, "etag": etag, "body": body, "links": links}))

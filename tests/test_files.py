@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_invoke
 from lifecycle_helpers import logged_in
 
 import oauthdance
@@ -84,3 +85,13 @@ def test_gitignore_covers_every_file_the_tool_writes(name: str) -> None:
         ["git", "check-ignore", "--no-index", "-q", name], cwd=ROOT, capture_output=True
     )
     assert done.returncode == 0, f"{name} is not ignored"
+
+
+def test_an_unwritable_cache_folder_costs_the_cache_not_the_fetch(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    logged_in(sandbox, app, tmp_path / "creds.json")
+    (tmp_path / ".oauthdance-cache").write_text("a file where the cache folder goes")
+    done = run_invoke("data.repos", "-p", "sandbox", "--creds", str(tmp_path / "creds.json"))
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert "fetching without the cache" in done.stderr and json.loads(done.stdout)
