@@ -1,15 +1,19 @@
 """Fetch every repository of the signed-in user into a list of dicts (a data notebook's
 first cell), then show a small summary.
 
-    python scripts/fetch_repos.py [--provider github] [--creds creds.json]
+    python scripts/fetch_repos.py [--provider sandbox] [--creds creds.json]
+
+Run after a login (the README's quick start, or `invoke auth.login`).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 
 import oauthdance
+from oauthdance.errors import OAuthDanceError
 
 
 def main() -> None:
@@ -27,4 +31,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OAuthDanceError as exc:  # not logged in, provider unreachable: `next:` says what
+        sys.exit(f"error: {exc}")

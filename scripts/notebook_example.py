@@ -1,15 +1,20 @@
 """What a data notebook does with oauthdance: no invoke, just the Python API.
 
-Run after a login (e.g. `invoke demo --creds creds.json` keeps one; real use: `invoke auth.login`):
-    python scripts/notebook_example.py [--provider github] [--creds creds.json]
+Run after a login, with the provider reachable (the README's quick start, with the sandbox
+still running, or `invoke auth.login` for real GitHub):
+    python scripts/notebook_example.py [--provider sandbox] [--creds creds.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+import requests
 
 import oauthdance
 from oauthdance.compat import read_creds
+from oauthdance.errors import OAuthDanceError
 
 
 def main() -> None:
@@ -32,4 +37,13 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OAuthDanceError as exc:  # what to run first is in its `next:` line
+        sys.exit(f"error: {exc}")
+    except requests.RequestException as exc:
+        sys.exit(
+            f"error: the provider could not be reached ({type(exc).__name__})\n"
+            "  next: start it first (for the sandbox: `invoke sandbox.serve --state "
+            "sandbox-state.json` in another terminal), or check the network"
+        )

@@ -96,3 +96,10 @@ def test_import_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_example_scripts_fail_clearly_when_nothing_is_set_up(tmp_path: Path) -> None:
+    for name in ("notebook_example.py", "fetch_repos.py"):
+        done = run_script(name, tmp_path / "creds.json")
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "error:" in done.stderr and "next:" in done.stderr
