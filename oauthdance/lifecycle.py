@@ -237,8 +237,8 @@ def signals_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, handler in previous.items():  # None: set outside Python; the default
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
         for number in caught[:1]:
             signal.raise_signal(number)
 
