@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+
 from invoke import Context
 
+from ..errors import ConfigError
 from .common import cli_task, target
 
 
 @cli_task(
-    port="port on 127.0.0.1 (default 8765; 0 picks a free one)",
+    port="port on 127.0.0.1 (default 9876, apart from the login's callback on 8765; "
+    "0 picks a free one)",
     auto_approve="approve every authorization at once as the default user (headless runs)",
     client_id="client ID of the pre-registered app (default: random)",
     client_secret="client secret of the pre-registered app (default: random)",
@@ -19,7 +23,7 @@ from .common import cli_task, target
 def serve(
     c: Context,
     creds: str | None = None,
-    port: int = 8765,
+    port: int = 9876,
     auto_approve: bool = False,
     client_id: str | None = None,
     client_secret: str | None = None,
@@ -28,7 +32,6 @@ def serve(
 ) -> None:
     """Serve the sandbox provider on 127.0.0.1 until Ctrl-C (and configure it for you)."""
     from .. import flow
-    from ..errors import ConfigError
     from ..providers import get_provider
     from ..sandbox import Sandbox
     from ..sandbox.server import SandboxServer
@@ -41,10 +44,7 @@ def serve(
     try:
         server = SandboxServer(model, port, verbose)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}",
-            "pick another --port (0 picks a free one)",
-        ) from exc
+        raise _unavailable_port(port, exc) from exc
     host = server.url.split("//", 1)[1]
     print(f"sandbox listening on {server.url} (Ctrl-C to stop)")
     print(
@@ -71,3 +71,17 @@ def serve(
         print("\nsandbox stopped")
     finally:
         server.server_close()
+
+
+def _unavailable_port(port: int, exc: OSError) -> ConfigError:
+    """A port the sandbox cannot listen on, said in terms of the flag that chose it."""
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(
+            f"port {port} on 127.0.0.1 is already in use (--port {port})",
+            "stop what listens there (another `sandbox.serve`?), or pick another --port "
+            "(0 picks a free one)",
+        )
+    return ConfigError(
+        f"cannot listen on 127.0.0.1:{port} (--port {port}): {exc.strerror or exc}",
+        "pick another --port (0 picks a free one)",
+    )
