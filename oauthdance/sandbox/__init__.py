@@ -2,5 +2,6 @@
 
 from .model import App, Sandbox, User
 from .server import RunningSandbox
+from .state import StateFile
 
-__all__ = ["App", "RunningSandbox", "Sandbox", "User"]
+__all__ = ["App", "RunningSandbox", "Sandbox", "StateFile", "User"]

@@ -14,6 +14,8 @@ import secrets
 import string
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
@@ -158,11 +160,33 @@ class Sandbox:
     faults: Faults = field(default_factory=Faults)  # failures injected for tests
     signer: IdTokenSigner = field(default_factory=IdTokenSigner, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    # Called with the model, under its lock, once each change is complete (`state.py` saves
+    # it there); rate counters change on every API call and ride along with the next save.
+    on_change: Callable[[Sandbox], None] | None = field(default=None, repr=False)
+    _changes_open: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.users:
             self.add_user("octocat", name="The Octocat")
             self.add_user("hubot", name="Hubot")
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Hold the lock for a change; the outermost one ends with `on_change`, so a change
+        made of smaller ones (an approval that adds a user) is reported once, complete."""
+        with self.lock:
+            self._changes_open += 1
+            try:
+                yield
+            finally:
+                self._changes_open -= 1
+                if not self._changes_open and self.on_change is not None:
+                    self.on_change(self)
+
+    def persist(self) -> None:
+        """Report the state as it is now (at shutdown: what rode along, such as rate counts)."""
+        with self.changing():
+            pass
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -171,7 +195,7 @@ class Sandbox:
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox's clock (tests of expiry)."""
-        with self.lock:
+        with self.changing():
             self.clock_offset += seconds
 
     def set_default_issuer(self, url: str) -> None:
@@ -192,12 +216,12 @@ class Sandbox:
             callback_url=callback_url,
             **options,
         )
-        with self.lock:
+        with self.changing():
             self.apps[app.client_id] = app
         return app
 
     def add_user(self, login: str, **options: Any) -> User:
-        with self.lock:
+        with self.changing():
             user = User(login=login, id=1000 + len(self.users), **options)
             self.users[login] = user
         return user
@@ -241,7 +265,7 @@ class Sandbox:
         problem = self.authorize_problem(app, params)
         if problem:
             return self.redirect_error(app, params, *problem)
-        with self.lock:
+        with self.changing():
             if login not in self.users:
                 self.add_user(login)
             code = secrets.token_hex(10)
@@ -286,7 +310,7 @@ class Sandbox:
 
     def token(self, form: dict[str, str], authorization: str | None) -> dict[str, Any]:
         """The token endpoint: a token answer, or `{"error": ...}` (sent with HTTP 200)."""
-        with self.lock:
+        with self.changing():
             self.token_requests += 1
             try:
                 return self._token(form, authorization)
@@ -400,7 +424,7 @@ class Sandbox:
                 "error": "device_flow_disabled",
                 "error_description": "Device flow must be explicitly enabled for this App",
             }
-        with self.lock:
+        with self.changing():
             device_code = secrets.token_hex(20)
             letters = "BCDFGHJKLMNPQRSTVWXZ"
             user_code = "".join(secrets.choice(letters) for _ in range(8))
@@ -420,7 +444,7 @@ class Sandbox:
     def device_decide(self, user_code: str, login: str, approve: bool) -> bool:
         """The user typed `user_code` on the device page and pressed a button."""
         wanted = user_code.strip().upper().replace(" ", "")
-        with self.lock:
+        with self.changing():
             for grant in self.device_grants.values():
                 alive = self.now() - grant.issued_at <= self.device_lifetime
                 if grant.user_code.replace("-", "") == wanted.replace("-", "") and alive:
@@ -509,7 +533,7 @@ class Sandbox:
 
     def revoke_token(self, token: Token) -> None:
         """Revoke an issued token, under the lock the server's threads share."""
-        with self.lock:
+        with self.changing():
             token.revoked = True
 
     # -- API ----------------------------------------------------------------------------

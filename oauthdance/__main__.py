@@ -1,0 +1,5 @@
+"""`python -m oauthdance`: the `oauthdance` command."""
+
+from .cli import main
+
+main()
