@@ -99,11 +99,12 @@ def test_csv_file_rewritten_keeps_its_mode_and_long_cells(tmp_path: Path) -> Non
     assert csv.field_size_limit() == 131072  # put back as it was
 
 
-ITEMS, PER_PAGE = 20_000, 100
+ITEMS, PER_PAGE = 6_000, 100
 
 
 def repo_pages() -> Iterator[list[dict[str, Any]]]:
-    """20,000 repository-like items, a page at a time; the very last brings a new column."""
+    """6,000 large repository-like items (about 6 MB of CSV), a page at a time; the very
+    last brings a new column."""
     for start in range(0, ITEMS, PER_PAGE):
         page = []
         for i in range(start, start + PER_PAGE):
@@ -112,7 +113,7 @@ def repo_pages() -> Iterator[list[dict[str, Any]]]:
                 "name": f"repo-{i:05d}",
                 "private": i % 3 == 0,
                 "owner": {"login": "octocat", "id": 1},
-                "description": f"Sandbox repository number {i} " + "·" * 100,
+                "description": f"Sandbox repository number {i} " + "·" * 400,
                 "license": None if i % 2 else {"key": "mit", "name": "MIT License"},
             }
             if i == ITEMS - 1:

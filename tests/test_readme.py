@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -110,4 +109,3 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(10)
-        time.sleep(0)
