@@ -111,11 +111,7 @@ def fetch_identity(provider: Provider, access_token: str) -> Identity:
             "check the provider's user endpoint (api_base + user_path, or user_url)",
             "the user endpoint",
         )
-    try:
-        identity = answer.json()
-    except ValueError:
-        identity = None
-    login = oauth.login_from_identity(identity, provider.login_field)
+    login = oauth.login_from_identity(answer.json_or_none(), provider.login_field)
     header = answer.headers.get(provider.scopes_header) if provider.scopes_header else None
     return Identity(login, oauth.split_scopes(header) if header is not None else None)
 
@@ -142,10 +138,7 @@ def check_token(client: Client, access_token: str) -> TokenCheck:
         raise ProviderError.from_response(
             answer, "check the app's client_id and client_secret", "the token check"
         )
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
+    body = answer.json_or_none()
     if not isinstance(body, dict):
         raise NetworkError(
             "the token check answered with no JSON object", "check the provider's token_check_url"
@@ -173,10 +166,7 @@ def _introspect(client: Client, access_token: str) -> TokenCheck:
         raise ProviderError.from_response(
             answer, "check the app's client_id and client_secret", "introspection"
         )
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
+    body = answer.json_or_none()
     if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
         raise NetworkError(
             "the introspection endpoint did not say whether the token is active",
@@ -229,10 +219,7 @@ def discover(issuer: str) -> dict[str, Any]:
     for url, openid in oidc.metadata_urls(issuer):
         answer = http.call("GET", url, headers=JSON)
         statuses.append(str(answer.status_code))
-        try:
-            meta = answer.json() if answer.status_code == 200 else None
-        except ValueError:
-            meta = None
+        meta = answer.json_or_none() if answer.status_code == 200 else None
         if meta is not None:
             return oidc.overrides_from_metadata(meta, issuer, openid=openid)
     raise NetworkError(
@@ -251,10 +238,5 @@ def id_token_claims(client: Client, id_token: str, nonce: str | None) -> dict[st
             f"run `invoke auth.configure -p {provider.name} --issuer URL`",
         )
     answer = http.call("GET", provider.endpoint("jwks_uri"), headers=JSON)
-    try:
-        jwks = answer.json()
-    except ValueError as exc:
-        raise NetworkError(
-            f"unreadable JWKS at {provider.jwks_uri}", "check the provider's jwks_uri"
-        ) from exc
+    jwks = answer.json_or_none()  # anything but a key set is refused as unreadable there
     return oidc.validate_id_token(id_token, jwks, provider, client.client_id, nonce)

@@ -128,6 +128,13 @@ class Answer:
         """The body as JSON; `ValueError` if it is not JSON."""
         return json.loads(self.content)
 
+    def json_or_none(self) -> Any:
+        """The body as JSON, or None where it is not JSON (HTML, truncated, empty)."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
 
 _endpoint_session: Session | None = None
 
