@@ -12,13 +12,13 @@ import copy
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from .atomic import write_private
 from .errors import CredentialsFileError
 
 # Keys the notebooks' flat creds.json keeps directly under a provider.
@@ -148,20 +148,7 @@ class CredentialsFile:
         else:
             text = json.dumps(data, indent=2) + "\n"
         _sweep_stale_temporaries(self.path)
-        fd, tmp = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+        write_private(self.path, text)
 
 
 @contextmanager
@@ -249,20 +236,6 @@ def _lock_timeout(lock_path: Path) -> CredentialsFileError:
         f"the credentials file is locked by another process ({lock_path})",
         "wait for the other step to finish and try again",
     )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -24,10 +24,10 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_private
 from .model import App, DeviceGrant, Grant, RateCounter, Sandbox, Token, User
 
 FORMAT = "oauthdance-sandbox-state"
@@ -134,19 +134,7 @@ class StateFile:
         """Replace the file with the model's state, atomically, mode 0600."""
         text = json.dumps(snapshot(model), indent=1) + "\n"
         try:
-            fd, tmp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-            )
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_private(self.path, text)
         except OSError as exc:
             raise StateFileError(
                 f"cannot write the sandbox state {self.path}: {exc.strerror or exc}",
