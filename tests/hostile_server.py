@@ -1,13 +1,13 @@
 """A programmable, hostile HTTP server on 127.0.0.1, for tests of what a server can send.
 
 Each path answers what the test last told it to: a status, headers and body bytes, sent
-as given (no Content-Type is added, nothing is encoded or checked), or one of four broken
+as given (no Content-Type is added, nothing is encoded or checked), or one of five broken
 modes: `truncate` (a Content-Length larger than the body, then the connection closes),
 `close` (the connection closes without a byte of answer), `hang` (the request is read
-and never answered, until the server stops) and `trickle` (the headers at once, then the
-body one byte every `TRICKLE_SECONDS`). A path can be given a
-sequence of answers: they are served in order and the last one repeats. Unknown paths
-answer 404.
+and never answered, until the server stops), `trickle` (the headers at once, then the
+body one byte every `TRICKLE_SECONDS`) and `slow` (the whole answer after `SLOW_SECONDS`).
+A path can be given a sequence of answers: they are served in order and the last one
+repeats. Unknown paths answer 404.
 
 Every request is recorded (method, path with query, headers, body), so a test can check
 where a secret went. After `limit` requests the server stops playing along and answers
@@ -33,8 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-Mode = Literal["normal", "truncate", "close", "hang", "trickle"]
+Mode = Literal["normal", "truncate", "close", "hang", "trickle", "slow"]
 TRICKLE_SECONDS = 0.2
+SLOW_SECONDS = 1.0  # how long a `slow` answer waits before it is sent, whole
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 OVERFLOW_STATUS = 599
 
@@ -204,6 +205,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         if answer.mode == "close":
             self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if answer.mode == "slow" and self.server.owner.stopping.wait(SLOW_SECONDS):
             return
         if answer.mode == "hang":
             self.server.owner.stopping.wait()

@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from conftest import run_invoke
+from hostile_server import Answer, HostileServer
 from lifecycle_helpers import logged_in
 
 from oauthdance import endpoints, lifecycle, store
@@ -145,3 +149,50 @@ def test_refusal_without_a_note_keeps_the_usual_message(
             CredentialsFile(path), get_provider("sandbox"), "octocat", force=True
         )
     assert CredentialsFile(path).record("sandbox")["tokens"]["octocat"]["needs_login"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_refresh_waits_until_the_rotated_pair_is_written(
+    tmp_path: Path, signum: int
+) -> None:
+    """A real process refreshing against a slow token endpoint gets the signal while the
+    provider has (in effect) already rotated: it writes the new pair first, then stops."""
+    with HostileServer() as server:
+        providers = tmp_path / "providers.yaml"
+        providers.write_text(
+            f"slow:\n  authorize_url: {server.url}/authorize\n  token_url: {server.url}/token\n"
+            f"  api_base: {server.url}/api\n"
+        )
+        path = tmp_path / "creds.json"
+        expired = {
+            "access_token": "old-access",
+            "refresh_token": "old-refresh",
+            "created_at": "2020-01-01T00:00:00Z",
+            "expires_at": "2020-01-01T08:00:00Z",
+        }
+        record = {"client_id": "i", "client_secret": "s", "tokens": {"me": expired}}
+        path.write_text(json.dumps({"slow": record}))
+        fresh = {
+            "access_token": "new-access",
+            "token_type": "bearer",
+            "expires_in": 28800,
+            "refresh_token": "new-refresh",
+        }
+        server.answer("/token", Answer(200, json.dumps(fresh).encode(), mode="slow"))
+        code = f"import oauthdance; oauthdance.token('slow', creds={str(path)!r})"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, "OAUTHDANCE_PROVIDERS": str(providers)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 10
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the refresh has been sent
+        assert server.requests, "the refresh never reached the provider"
+        proc.send_signal(signum)
+        proc.wait(10)
+    assert proc.returncode != 0  # it did stop, as asked
+    token = json.loads(path.read_text())["slow"]["tokens"]["me"]
+    assert token["refresh_token"] == "new-refresh"  # but not before writing the pair
+    assert "refresh_started_at" not in token
