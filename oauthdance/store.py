@@ -64,10 +64,7 @@ class CredentialsFile:
         If the body raises, nothing is written: the file stays exactly as it was. A folder
         that cannot be created or written is a `CredentialsFileError`, never an `OSError`.
         """
-        with ExitStack() as held:
-            with self._unwritable_as_error():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                held.enter_context(_exclusive_lock(self.path.with_name(f".{self.path.name}.lock")))
+        with self.held():
             raw = self._parse_raw()
             data = {name: upgrade_record(rec) for name, rec in raw.items()}
             before = copy.deepcopy(raw)
@@ -77,14 +74,15 @@ class CredentialsFile:
                     self._write(data)
 
     @contextmanager
-    def held(self, purpose: str) -> Iterator[None]:
-        """A lock of its own beside the file, for work that must take turns across
-        processes without holding the file's lock meanwhile (a refresh's HTTP call)."""
+    def held(self, purpose: str = "") -> Iterator[None]:
+        """The file's lock (`.creds.json.lock`), or with a `purpose` a lock of its own
+        beside it, for work that must take turns across processes without holding the
+        file's lock meanwhile (a refresh's HTTP call)."""
+        name = f".{self.path.name}.{purpose}.lock" if purpose else f".{self.path.name}.lock"
         with ExitStack() as held:
             with self._unwritable_as_error():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                lock = self.path.with_name(f".{self.path.name}.{purpose}.lock")
-                held.enter_context(_exclusive_lock(lock))
+                held.enter_context(_exclusive_lock(self.path.with_name(name)))
             yield
 
     @contextmanager
