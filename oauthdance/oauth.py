@@ -31,7 +31,7 @@ from .errors import (
 from .providers import Provider
 from .quirks import accepted_redirect_uri
 from .tokens import TokenAnswer
-from .urls import is_loopback
+from .urls import is_loopback, is_secure
 
 MAX_LIFETIME = 10 * 365 * 24 * 3600  # seconds; longer lifetimes are not meant seriously
 
@@ -90,12 +90,7 @@ def authorize_url(
 def check_redirect_uri(provider: Provider, uri: str) -> str:
     """A redirect URI must be https, or http on a loopback address (RFC 8252 §7.3), unless
     one of the provider's quirks accepts it as it is (or refuses it outright)."""
-    if accepted_redirect_uri(provider.quirks, uri):
-        return uri
-    parts = urlsplit(uri)
-    if parts.scheme == "https" and parts.hostname:
-        return uri
-    if parts.scheme == "http" and is_loopback(parts.hostname):
+    if accepted_redirect_uri(provider.quirks, uri) or is_secure(uri):
         return uri
     raise AuthorizationError(
         f"redirect_uri {uri!r} must be https://..., or http:// on 127.0.0.1, [::1] or localhost",
