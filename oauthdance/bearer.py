@@ -56,24 +56,32 @@ class BearerAuth(requests.auth.AuthBase):
             request.register_hook("response", self.handle_401)
         return request
 
+    def renewed(self, sent: str) -> str | None:
+        """After a 401 for the token `sent`: a fresh one (refreshed once, unless another
+        worker already did), or None when this owner's token cannot be refreshed."""
+        with self._lock:
+            found = self._found
+        if found is None or found.owner is None or not found.record.get("refresh_token"):
+            return None
+        fresh = refresh_token(self.creds, self.provider, found.owner, stale_token=sent)
+        with self._lock:
+            self._found = FoundToken(fresh["access_token"], found.owner, "file", dict(fresh))
+        return fresh["access_token"]
+
     def handle_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         """On a 401, refresh once (unless another worker already did) and resend."""
         request = response.request
         if response.status_code != 401 or hasattr(request.body, "read"):
             return response  # a streamed body cannot be sent twice
-        with self._lock:
-            found = self._found
-        if found is None or found.owner is None:
-            return response
         sent = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
-        fresh = refresh_token(self.creds, self.provider, found.owner, stale_token=sent)
-        with self._lock:
-            self._found = FoundToken(fresh["access_token"], found.owner, "file", dict(fresh))
+        fresh = self.renewed(sent)
+        if fresh is None:
+            return response
         response.content  # noqa: B018 - read the body so the connection can be reused
         response.close()
         resend = request.copy()
         resend.deregister_hook("response", self.handle_401)
-        resend.headers["Authorization"] = f"Bearer {fresh['access_token']}"
+        resend.headers["Authorization"] = f"Bearer {fresh}"
         answer = response.connection.send(resend, **kwargs)
         answer.history.append(response)
         answer.request = resend
@@ -85,3 +93,27 @@ def api_session(auth: BearerAuth, pool_size: int = 10) -> http.Session:
     session = http.new_session(auth.provider.api_root, auth=auth, pool_size=pool_size)
     session.headers.update(auth.provider.api_headers)
     return session
+
+
+class BearerPages:
+    """The fetch engine's GETs with the owner's token, on `http.PagePool`: the same rules
+    as `BearerAuth` (its own API origin only, refreshed when due, once more after a 401)."""
+
+    def __init__(self, auth: BearerAuth, pool: http.PagePool) -> None:
+        self.auth, self.pool = auth, pool
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> http.Answer:
+        if origin(url) != self.auth.origin:
+            return self.pool.get(url, headers)
+        token = self.auth.current_token().access_token
+        reply = self.pool.get(url, {**(headers or {}), "Authorization": f"Bearer {token}"})
+        if reply.status_code == 401:
+            fresh = self.auth.renewed(token)
+            if fresh is not None:
+                reply = self.pool.get(url, {**(headers or {}), "Authorization": f"Bearer {fresh}"})
+        return reply
+
+
+def api_pages(auth: BearerAuth, workers: int) -> BearerPages:
+    """The fetch engine's way to the provider's API: a keep-alive connection per worker."""
+    return BearerPages(auth, http.PagePool(auth.provider.api_headers, size=workers))

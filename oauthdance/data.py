@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .bearer import BearerAuth, api_session
+from .bearer import BearerAuth, api_pages
 from .cache import ETagCache
 from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS, Fetcher, api_url
 from .lifecycle import login_command
@@ -37,12 +37,11 @@ def open_fetch(
     """Make sure a valid token exists (refreshing it if due), then set up the fetcher."""
     auth = BearerAuth(target.store, target.provider, target.user)
     found = auth.current_token()  # fails here, before any output, if not logged in
-    session = api_session(auth, pool_size=workers)
     etags = (
         ETagCache.beside(target.store.path, target.provider.name, found.owner) if cache else None
     )
     fetcher = Fetcher(
-        session,
+        api_pages(auth, workers),
         cache=etags,
         wait=wait,
         progress=progress,
@@ -51,4 +50,4 @@ def open_fetch(
         max_wait=max_wait,
         page_limit=page_limit,
     )
-    return Fetch(fetcher, session.base_url)
+    return Fetch(fetcher, auth.provider.api_root)

@@ -1,16 +1,20 @@
-"""Fast, polite, paginated REST fetching over an authenticated session.
+"""Fast, polite, paginated REST fetching through an authenticated page source.
 
 Fast: keep-alive connections, and once the first page names its last page, the rest are
-fetched concurrently (a bounded window) and handed on in order. Polite: primary limits
-wait for the reset (or stop, with --no-wait), secondary limits honour `retry-after` or
-back off from 60 s, and unchanged pages are asked for with `If-None-Match` (a 304 is free).
-Bounded: no wait longer than `max_wait` (a longer one stops, saying when to retry) and no
-more than `page_limit` pages unless `max_pages` says how many, so a hostile or broken
-`Link` header cannot keep a fetch going for ever.
+fetched concurrently and handed on in order. How many are in flight adapts (`Window`):
+one at first, more only while requests wait on the network rather than on our CPU, never
+more than `workers`. Pages are checked as JSON but not decoded unless someone wants their
+items (a JSON array is written out as it came). Polite: primary limits wait for the reset
+(or stop, with --no-wait), secondary limits honour `retry-after` or back off from 60 s,
+and unchanged pages are asked for with `If-None-Match` (a 304 is free). Bounded: no wait
+longer than `max_wait` (a longer one stops, saying when to retry) and no more than
+`page_limit` pages unless `max_pages` says how many, so a hostile or broken `Link` header
+cannot keep a fetch going for ever.
 """
 
 from __future__ import annotations
 
+import math
 import shlex
 import threading
 import time
@@ -18,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -52,13 +57,43 @@ DEFAULT_PAGE_LIMIT = 10_000  # pages: past it a fetch must say how many with --m
 
 @dataclass
 class Page:
-    """One page of items, and where the next ones are."""
+    """One page: its JSON as it came, how many items it holds, where the next ones are."""
 
     url: str
-    items: list[Any]
+    body: bytes = field(repr=False)
+    count: int  # items on the page
+    array: bool  # the body is a JSON array of the items, fit to be written out as it is
     links: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False
     remaining: str | None = None
+
+    @cached_property
+    def items(self) -> list[Any]:
+        """The items, decoded when first asked for."""
+        from .jsonio import loads
+
+        return items_of(loads(self.body))
+
+
+def checked_page(url: str, body: bytes, links: dict[str, str], **more: Any) -> Page:
+    """A page whose body is JSON (checked whole); HTML or a broken-off body is a clear
+    error. An array is only counted; anything else is decoded to find its items."""
+    from .jsonio import array_length
+
+    try:
+        length = array_length(body)
+    except ValueError as exc:
+        start = printable(body[:60].decode("utf-8", errors="replace"), 60)
+        raise NetworkError(
+            f"GET {printable(url)} answered HTTP 200 with something that is not JSON "
+            f"({start!r}...)",
+            "check the path (and the provider's api_base); what was fetched so far is saved",
+        ) from exc
+    if length is not None:
+        return Page(url, body, length, True, links, **more)
+    page = Page(url, body, 0, False, links, **more)
+    page.count = len(page.items)
+    return page
 
 
 def with_query(url: str, params: dict[str, Any]) -> str:
@@ -79,7 +114,8 @@ def items_of(body: Any) -> list[Any]:
 
 
 class Fetcher:
-    """GETs pages through `session` (an `oauthdance.session`), honouring the limits."""
+    """GETs pages through `session` (anything with `get(url, headers)` that answers as
+    requests does: `bearer.BearerPages` in use), honouring the limits."""
 
     def __init__(
         self,
@@ -108,6 +144,7 @@ class Fetcher:
         self._abandoned = False  # the pages are no longer wanted: stop waiting at the gate
         self._lock = threading.Lock()
         self.requests = self.not_modified = 0
+        self.window = Window(DEFAULT_WORKERS)
 
     # -- one page --------------------------------------------------------------------------
 
@@ -123,30 +160,28 @@ class Fetcher:
             if response.status_code == 304 and cached:
                 with self._lock:
                     self.not_modified += 1
-                return Page(url, items_of(cached.body), cached.links, True, remaining)
+                return checked_page(
+                    url, cached.body, cached.links, from_cache=True, remaining=remaining
+                )
             if response.status_code == 200:
                 with self._lock:
                     self._secondary_hits = 0
-                body = _json_body(url, response.content)
                 links = {rel: link["url"] for rel, link in response.links.items()}
+                page = checked_page(url, response.content, links, remaining=remaining)
                 if self.cache and response.headers.get("ETag"):
-                    self.cache.put(url, response.headers["ETag"], body, links)
+                    self.cache.put(url, response.headers["ETag"], page.body, links)
                 if remaining == "0":  # polite: wait for the reset before the next request
                     self._close_gate(self._reset_time(response.headers), primary=True)
-                return Page(url, items_of(body), links, False, remaining)
+                return page
             self._handle_refusal(url, response)
 
     def _get(self, url: str, headers: dict[str, str]) -> Any:
-        """One GET (urllib3 has already retried connection errors and 5xx by now)."""
-        import requests
-
-        try:
-            return self.session.get(url, headers=headers)
-        except requests.RequestException as exc:
-            raise NetworkError(
-                f"could not fetch {printable(url)}: {type(exc).__name__}",
-                "check the network and the provider's host; what was fetched so far is saved",
-            ) from exc
+        """One GET (connection errors and 5xx were retried below, and failures are a
+        `NetworkError`); how long it waited on the network tells the `Window`."""
+        started, cpu = time.perf_counter(), time.thread_time()
+        response = self.session.get(url, headers=headers)
+        self.window.waited(time.perf_counter() - started - (time.thread_time() - cpu))
+        return response
 
     def _handle_refusal(self, url: str, response: Any) -> None:
         """Wait (and return, to retry) for rate limits; raise for everything else."""
@@ -280,14 +315,23 @@ class Fetcher:
         check_limits(max_pages, workers, self.page_limit, self.max_wait)
         limit = self.page_limit if max_pages is None else max_pages
         self._abandoned = False
+        self.window = Window(workers)
+        try:
+            yield from self._pages(url, max_pages, limit, workers)
+        finally:
+            if self.cache:
+                self.cache.flush()
+
+    def _pages(self, url: str, max_pages: int | None, limit: int, workers: int) -> Iterator[Page]:
         first = self.get_page(url)
+        self.window.delivered()
         last = _page_number(first.links.get("last"))
         if last and last > limit:
             if max_pages is None:
                 raise self._too_many(url, f"its last page is page {last:,}")
             last = limit
         self.progress.update(
-            pages=1, items=len(first.items), remaining=first.remaining, total_pages=last
+            pages=1, items=first.count, remaining=first.remaining, total_pages=last
         )
         yield first
         if last and last > 1 and workers > 1:
@@ -310,7 +354,7 @@ class Fetcher:
             seen.add(page.links["next"])
             page = self.get_page(page.links["next"])
             count += 1
-            self.progress.update(pages=1, items=len(page.items), remaining=page.remaining)
+            self.progress.update(pages=1, items=page.count, remaining=page.remaining)
             yield page
 
     def _too_many(self, url: str, why: str) -> UsageError:
@@ -321,24 +365,37 @@ class Fetcher:
         )
 
     def _in_order(self, urls: Iterator[str], workers: int) -> Iterator[Page]:
-        from concurrent.futures import ThreadPoolExecutor
+        """Pages fetched by up to `workers` threads, as many in flight as the `Window`
+        says, handed on in the order of `urls`. A page that finishes early frees its place
+        at once (a slow one does not hold up the rest), and at most `2 * workers` pages
+        wait to be handed on, so memory stays bounded."""
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-        window: deque[Future[Page]] = deque()
+        queued: deque[Future[Page]] = deque()  # submitted, in order, not yet handed on
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oauthdance-fetch")
         try:
-            for url in urls:
-                window.append(pool.submit(self.get_page, url))
-                if len(window) >= workers * 2:
-                    yield self._done(window.popleft())
-            while window:
-                yield self._done(window.popleft())
+            left = True
+            while left or queued:
+                flying = [future for future in queued if not future.done()]
+                while left and len(flying) < self.window.size and len(queued) < 2 * workers:
+                    url = next(urls, None)
+                    if url is None:
+                        left = False
+                        break
+                    queued.append(pool.submit(self.get_page, url))
+                    flying.append(queued[-1])
+                if queued and queued[0].done():
+                    yield self._done(queued.popleft())
+                elif flying:
+                    wait(flying, return_when=FIRST_COMPLETED)
         finally:  # workers waiting for a rate limit give up, rather than hold the shutdown
             self._abandoned = True  # (after an error or Ctrl-C) until the limit resets
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _done(self, future: Future[Page]) -> Page:
         page = future.result()
-        self.progress.update(pages=1, items=len(page.items), remaining=page.remaining)
+        self.window.delivered()
+        self.progress.update(pages=1, items=page.count, remaining=page.remaining)
         return page
 
     def items(
@@ -348,26 +405,46 @@ class Fetcher:
             yield from page.items
 
 
+class Window:
+    """How many requests to keep in flight: enough to cover the network's wait with our
+    own work, no more. While one request waits `wait` seconds on the network, the
+    process can handle `wait / cpu` other pages (`cpu`: its CPU time per page, every
+    thread counted), so the window is `1 + wait / cpu`, from 1 up to `cap`. On a fast
+    link that is one or two (more threads would only queue for Python's one interpreter
+    lock); at 20 ms a page, the cap.
+
+    `wait` is the least of the recent requests' waits (time off this thread's CPU also
+    counts waiting for the interpreter lock, which only ever adds to it); `cpu` is the
+    process's CPU time over the recent pages, divided by their number (pages are handed
+    on in bursts, so one page's share would be noise).
+    """
+
+    RECENT = 32  # requests whose least wait is the network's
+    RECENT_PAGES = 8  # pages whose average CPU time is a page's
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.size = max(cap, 1), 1
+        self._waits: deque[float] = deque(maxlen=self.RECENT)
+        self._marks: deque[float] = deque([time.process_time()], maxlen=self.RECENT_PAGES + 1)
+
+    def waited(self, seconds: float) -> None:
+        """A request spent `seconds` waiting (called by the worker that sent it)."""
+        self._waits.append(max(seconds, 0.0))
+
+    def delivered(self) -> None:
+        """A page was handed on: note the process's CPU time so far."""
+        marks = self._marks
+        marks.append(time.process_time())
+        cpu = (marks[-1] - marks[0]) / (len(marks) - 1)
+        if self._waits and cpu > 0:
+            self.size = max(1, min(self.cap, math.ceil(1 + min(self._waits) / cpu)))
+
+
 def _page_number(url: str | None) -> int | None:
     if not url:
         return None
     value = dict(parse_qsl(urlsplit(url).query)).get("page")
     return int(value) if value and value.isdigit() else None
-
-
-def _json_body(url: str, content: bytes) -> Any:
-    """A page's JSON; HTML or a broken-off body is a clear error."""
-    from .jsonio import loads
-
-    try:
-        return loads(content)
-    except ValueError as exc:
-        start = printable(content[:60].decode("utf-8", errors="replace"), 60)
-        raise NetworkError(
-            f"GET {printable(url)} answered HTTP 200 with something that is not JSON "
-            f"({start!r}...)",
-            "check the path (and the provider's api_base); what was fetched so far is saved",
-        ) from exc
 
 
 def _missing_scopes(headers: Any) -> list[str]:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from .errors import OAuthDanceError, UsageError, printable
 from .jsonio import dumps
@@ -45,6 +45,15 @@ def format_for(out: str | None, given: str | None) -> str:
         f"--out {printable(out)!r}: {what} a format",
         f"end the file name in {', '.join(known)} or {last}, or add --format {'|'.join(FORMATS)}",
     )
+
+
+class Page(Protocol):
+    """What a writer reads of a fetched page (`fetcher.Page`)."""
+
+    body: bytes  # the JSON as it came
+    count: int
+    array: bool  # the body is a JSON array of the items
+    items: list[Any]
 
 
 class ItemWriter:
@@ -83,6 +92,18 @@ class ItemWriter:
                     "give --out a file in a folder you can write to",
                 ) from exc
         return self._stream
+
+    def write_page(self, page: Page) -> None:
+        """Write a fetched page: a JSON array goes out as it came (only the brackets between
+        pages change), so JSON output never decodes an item."""
+        if self.format == "json" and self._held is None and page.array:
+            if page.count:
+                inner = page.body.strip()[1:-1].strip()
+                with self._failing():
+                    self._open().write((b"[\n" if not self.count else b",\n") + inner)
+                self.count += page.count
+            return
+        self.write_many(page.items)
 
     def write_many(self, items: list[Any]) -> None:
         """Write a page of items in one call (cheaper than one write per item)."""

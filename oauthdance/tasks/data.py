@@ -94,7 +94,7 @@ def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> 
     complete = False
     try:
         for page in opened.fetcher.pages(opened.url(path, params), max_pages, workers):
-            writer.write_many(page.items)
+            writer.write_page(page)
         complete = True
     except OAuthDanceError as exc:
         if writer.count:  # the output is finished all the same: say what it holds
