@@ -422,10 +422,11 @@ class Window:
     RECENT = 32  # requests whose least wait is the network's
     RECENT_PAGES = 8  # pages whose average CPU time is a page's
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, cpu_clock: Callable[[], float] = time.process_time) -> None:
         self.cap, self.size = max(cap, 1), 1
+        self.cpu_clock = cpu_clock
         self._waits: deque[float] = deque(maxlen=self.RECENT)
-        self._marks: deque[float] = deque([time.process_time()], maxlen=self.RECENT_PAGES + 1)
+        self._marks: deque[float] = deque([cpu_clock()], maxlen=self.RECENT_PAGES + 1)
 
     def waited(self, seconds: float) -> None:
         """A request spent `seconds` waiting (called by the worker that sent it)."""
@@ -434,7 +435,7 @@ class Window:
     def delivered(self) -> None:
         """A page was handed on: note the process's CPU time so far."""
         marks = self._marks
-        marks.append(time.process_time())
+        marks.append(self.cpu_clock())
         cpu = (marks[-1] - marks[0]) / (len(marks) - 1)
         if self._waits and cpu > 0:
             self.size = max(1, min(self.cap, math.ceil(1 + min(self._waits) / cpu)))

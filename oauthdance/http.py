@@ -352,7 +352,7 @@ def _read_page(answer: Any, url: str) -> bytes:
         else:
             return b"".join(chunks)
     raise NetworkError(
-        f"{printable(url)} answered with more than {MAX_PAGE_BYTES >> 20} MiB",
+        f"{printable(url)} answered with more than {MAX_PAGE_BYTES:,} bytes",
         "ask for smaller pages (per_page), or check the path",
     )
 

@@ -1,0 +1,325 @@
+"""The fetch engine's speed-ups keep every promise: pages written through undecoded are
+still exactly the items, the in-flight window adapts but never passes --workers, the ETag
+cache keeps raw bytes off the fetch's path, and the leaner transport keeps the token on
+its own origin, bounded and timed out as before."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import run_invoke
+from hostile_server import Answer, HostileServer
+from lifecycle_helpers import logged_in
+
+import oauthdance
+from oauthdance import http
+from oauthdance.cache import ETagCache
+from oauthdance.fetcher import Window
+from oauthdance.sandbox import App, RunningSandbox
+from oauthdance.sandbox import server as sandbox_server
+
+TOKEN = "gho_stored_access_token_abcdef"
+
+
+@pytest.fixture
+def server() -> Iterator[HostileServer]:
+    with HostileServer() as running:
+        yield running
+
+
+@pytest.fixture
+def hostile_creds(server: HostileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Provider `hostile` (its API under the server's /api) and a stored token for it."""
+    providers = tmp_path / "providers.yaml"
+    providers.write_text(
+        "hostile:\n"
+        f"  authorize_url: {server.url}/authorize\n"
+        f"  token_url: {server.url}/token\n"
+        f"  api_base: {server.url}/api\n"
+    )
+    monkeypatch.setenv("OAUTHDANCE_PROVIDERS", str(providers))
+    path = tmp_path / "creds.json"
+    record = {
+        "client_id": "cid",
+        "tokens": {"octocat": {"access_token": TOKEN, "token_type": "bearer"}},
+        "default_user": "octocat",
+    }
+    path.write_text(json.dumps({"hostile": record}))
+    return path
+
+
+@pytest.fixture
+def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
+    path = tmp_path / "creds.json"
+    logged_in(sandbox, app, path, scope="repo")
+    sandbox.model.users["octocat"].repo_count = 1234
+    return path
+
+
+def fetch(creds: Path, *args: str) -> Any:
+    return run_invoke(
+        "data.fetch", "-p", "hostile", "--creds", str(creds), "--path", "/items", *args
+    )
+
+
+def paged(server: HostileServer, bodies: list[bytes]) -> None:
+    """`/api/items` answers `bodies[0]` and links to `/api/items-2` for the next, and so on
+    (a path each: the server routes by path)."""
+    paths = ["/api/items"] + [f"/api/items-{n}" for n in range(2, len(bodies) + 1)]
+    for number, (path, body) in enumerate(zip(paths, bodies, strict=True)):
+        headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+        if number + 1 < len(paths):
+            headers += (("Link", f'<{server.url}{paths[number + 1]}>; rel="next"'),)
+        server.answer(path, Answer(200, body, headers))
+
+
+# -- JSON written through as it came ------------------------------------------------------
+
+ODD_ARRAYS = [
+    b'[{"a": 1}, {"a": 2}]',
+    b'\n  [ {"b" : "\\u00e9\\n]"} ,\t{"c": [1, [2, []]]} ]  \n',
+    b"[]",
+    b' [ "]", "[", "\\"]" ] ',
+    '[{"name": "caf\u00e9 \U0001f600"}]'.encode(),
+    b"[1, 2.5e3, true, null, 18446744073709551615]",
+]
+
+
+def test_pages_written_through_are_exactly_the_items(
+    server: HostileServer, hostile_creds: Path, tmp_path: Path
+) -> None:
+    paged(server, ODD_ARRAYS)
+    out = tmp_path / "items.json"
+    done = fetch(hostile_creds, "--out", str(out), "--workers", "3")
+    assert done.returncode == 0, done.stderr
+    expected = [item for body in ODD_ARRAYS for item in json.loads(body)]
+    assert json.loads(out.read_bytes()) == expected
+    assert f"fetched {len(expected)} items in {len(ODD_ARRAYS)} requests" in done.stderr
+    ndjson = tmp_path / "items.ndjson"
+    assert fetch(hostile_creds, "--out", str(ndjson)).returncode == 0
+    assert [json.loads(line) for line in ndjson.read_text().splitlines()] == expected
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [b'[{"a": 1}, {"a": 2}', b'[{"a": 1}] [2]', b"[NaN]", b'[{"a": 1},]', b"<html>[]</html>"],
+    ids=["cut-off", "two-values", "nan", "trailing-comma", "html"],
+)
+def test_a_page_that_is_not_json_stops_and_leaves_valid_json(
+    server: HostileServer, hostile_creds: Path, tmp_path: Path, broken: bytes
+) -> None:
+    paged(server, [b'[{"page": 1}]', broken, b'[{"page": 3}]'])
+    out = tmp_path / "items.json"
+    done = fetch(hostile_creds, "--out", str(out), "--workers", "1")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "is not JSON" in done.stderr and "saved 1 items" in done.stderr
+    assert json.loads(out.read_bytes()) == [{"page": 1}]
+
+
+def test_a_search_answer_is_decoded_for_its_items(
+    server: HostileServer, hostile_creds: Path, tmp_path: Path
+) -> None:
+    paged(server, [json.dumps({"total_count": 2, "items": [{"n": 1}, {"n": 2}]}).encode()])
+    out = tmp_path / "found.json"
+    assert fetch(hostile_creds, "--out", str(out)).returncode == 0
+    assert json.loads(out.read_bytes()) == [{"n": 1}, {"n": 2}]
+
+
+# -- the in-flight window ------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("wait", "cpu", "size"),
+    [(0.0003, 0.0006, 2), (0.020, 0.0006, 8), (0.0, 0.001, 1), (0.005, 0.001, 6)],
+    ids=["fast-link", "20ms", "no-wait", "5ms"],
+)
+def test_the_window_covers_the_wait_with_our_own_work(wait: float, cpu: float, size: int) -> None:
+    clock = Clock()
+    window = Window(8, cpu_clock=clock)
+    assert window.size == 1  # one request at first
+    for _ in range(20):
+        window.waited(wait)
+        clock.now += cpu
+        window.delivered()
+    assert window.size == size
+
+
+def test_the_window_reads_the_least_wait_and_the_average_cpu() -> None:
+    clock = Clock()
+    window = Window(100, cpu_clock=clock)
+    for wait in (0.050, 0.010, 0.030):  # queueing for the interpreter lock only adds
+        window.waited(wait)
+    for spent in (0.002, 0.0, 0.0, 0.0):  # pages handed on in a burst
+        clock.now += spent
+        window.delivered()
+    assert window.size == 1 + 20  # 10 ms over 0.5 ms a page
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_concurrent_requests_never_pass_workers(
+    sandbox: RunningSandbox, creds: Path, tmp_path: Path, monkeypatch, workers: int
+) -> None:
+    sandbox.model.users["octocat"].repo_count = 3000
+    sandbox.model.faults.latency = 0.01
+    flying, most, lock = [0], [0], threading.Lock()
+    serve = sandbox_server.Handler._api
+
+    def counted(handler: Any, *args: Any) -> None:
+        with lock:
+            flying[0] += 1
+            most[0] = max(most[0], flying[0])
+        try:
+            serve(handler, *args)
+        finally:
+            with lock:
+                flying[0] -= 1
+
+    monkeypatch.setattr(sandbox_server.Handler, "_api", counted)
+    out = tmp_path / "repos.ndjson"
+    done = run_invoke(
+        "data.fetch", "-p", "sandbox", "--creds", str(creds), "--path", "/user/repos",
+        "--workers", str(workers), "--no-cache", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = [json.loads(line)["name"] for line in out.read_text().splitlines()]
+    assert names == [f"repo-{n:05d}" for n in range(1, 3001)]  # every page, in order
+    assert most[0] <= workers
+    if workers > 1:  # 10 ms a page is far more than this process's work on one
+        assert most[0] > 1
+
+
+# -- the ETag cache -----------------------------------------------------------------------
+
+
+def test_the_cache_keeps_the_raw_page_and_replays_it(creds: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    args = ("data.fetch", "-p", "sandbox", "--creds", str(creds), "--path", "/user/repos")
+    assert run_invoke(*args, "--out", str(first)).returncode == 0  # returns once on disk
+    entries = list((tmp_path / ".oauthdance-cache").rglob("*.page"))
+    assert len(entries) == 13  # 1,234 repositories
+    head, _, body = entries[0].read_bytes().partition(b"\n")
+    assert json.loads(head)["etag"] and body.startswith(b"[")  # the page as it came
+    done = run_invoke(*args, "--out", str(second))
+    assert done.returncode == 0 and "13 unchanged (304)" in done.stderr
+    assert second.read_bytes() == first.read_bytes()
+
+
+def test_entries_of_the_first_format_or_damaged_ones_are_fetched_afresh(tmp_path: Path) -> None:
+    cache = ETagCache(tmp_path, "sandbox/octocat")
+    cache.put("https://api.example/a", '"v1"', b"[1]", {"next": "https://api.example/b"})
+    cache.flush()
+    entry = cache.get("https://api.example/a")
+    assert entry is not None and entry.body == b"[1]" and entry.etag == '"v1"'
+    assert entry.links == {"next": "https://api.example/b"}
+    path = next(tmp_path.rglob("*.page"))
+    path.write_bytes(b"not json\n[1]")
+    assert cache.get("https://api.example/a") is None
+    (path.parent / (path.stem + ".json")).write_text('{"etag": "x", "body": [1]}')
+    path.unlink()
+    assert cache.get("https://api.example/a") is None
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_slow_disk_does_not_hold_up_the_fetch(tmp_path: Path, monkeypatch) -> None:
+    cache = ETagCache(tmp_path, "sandbox/octocat")
+    written = threading.Event()
+    write = cache._write
+
+    def slow_write(path: Path, entry: bytes) -> None:
+        written.wait(5)
+        write(path, entry)
+
+    monkeypatch.setattr(cache, "_write", slow_write)
+    cache.put("https://api.example/a", '"v1"', b"[1]", {})  # returns at once
+    assert cache.get("https://api.example/a") is None
+    written.set()
+    cache.flush()
+    assert cache.get("https://api.example/a") is not None
+
+
+# -- the page transport --------------------------------------------------------------------
+
+
+def test_a_redirect_is_followed_within_the_origin_only(
+    server: HostileServer, hostile_creds: Path, tmp_path: Path
+) -> None:
+    with HostileServer() as elsewhere:
+        elsewhere.answer("/api/stolen", Answer.json([{"stolen": True}]))
+        moved = (("Location", "/api/moved"),)
+        server.answer("/api/items", Answer(301, b"", moved))
+        server.answer("/api/moved", Answer.json([{"moved": True}]))
+        done = fetch(hostile_creds)
+        assert done.returncode == 0 and json.loads(done.stdout) == [{"moved": True}]
+        assert server.requests[-1].headers["authorization"] == f"Bearer {TOKEN}"
+        away = (("Location", elsewhere.url + "/api/stolen"),)
+        server.answer("/api/items", Answer(307, b"", away))
+        done = fetch(hostile_creds)
+        assert done.returncode == 1 and "http_307" in done.stderr
+        assert elsewhere.requests == []
+        server.answer("/api/items", Answer(302, b"", (("Location", "/api/items?again"),)))
+        done = fetch(hostile_creds)
+        assert done.returncode == 1 and "redirects more than 5 times" in done.stderr
+
+
+def test_pages_past_the_size_limit_stop_before_they_are_read_whole(
+    server: HostileServer, hostile_creds: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(http, "MAX_PAGE_BYTES", 1000)
+    server.answer("/api/items", Answer.json([{"pad": "x" * 2000}]))
+    done = fetch(hostile_creds)
+    assert done.returncode == 1 and "answered with more than 1,000 bytes" in done.stderr
+    bomb = gzip.compress(b"[" + b'"x",' * 5000 + b'"x"]')
+    assert len(bomb) < 1000
+    zipped = (("Content-Type", "application/json"), ("Content-Encoding", "gzip"))
+    server.answer("/api/items", Answer(200, bomb, zipped))
+    done = fetch(hostile_creds)
+    assert done.returncode == 1 and "answered with more than" in done.stderr
+    small = gzip.compress(b'[{"zipped": true}]')
+    server.answer("/api/items", Answer(200, small, zipped))
+    done = fetch(hostile_creds)
+    assert done.returncode == 0 and json.loads(done.stdout) == [{"zipped": True}]
+
+
+def test_a_proxy_from_the_environment_is_used_as_requests_would(
+    server: HostileServer, hostile_creds: Path, monkeypatch
+) -> None:
+    with HostileServer() as proxy:
+        proxy.answer("/api/items", Answer.json([{"via": "proxy"}]))
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        done = fetch(hostile_creds)
+        assert done.returncode == 0 and json.loads(done.stdout) == [{"via": "proxy"}]
+        assert proxy.requests and server.requests == []
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        server.answer("/api/items", Answer.json([{"via": "direct"}]))
+        done = fetch(hostile_creds)
+        assert done.returncode == 0 and json.loads(done.stdout) == [{"via": "direct"}]
+
+
+def test_the_python_iterator_yields_before_the_last_page_arrives(
+    sandbox: RunningSandbox, creds: Path
+) -> None:
+    sandbox.model.users["octocat"].repo_count = 1000
+    items = oauthdance.fetch("/user/repos", provider="sandbox", creds=creds, workers=2)
+    first = next(items)
+    sandbox.model.faults.latency = 0.5  # pages still to come are slow; the first is here
+    started = time.monotonic()
+    assert first["name"] == "repo-00001"
+    items.close()  # the caller stops early: no waiting for the rest
+    assert time.monotonic() - started < 5
