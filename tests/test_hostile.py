@@ -50,12 +50,15 @@ from hypothesis import strategies as st
 
 import oauthdance
 from oauthdance import flow
+from oauthdance.data import open_fetch
 from oauthdance.device import device_login
 from oauthdance.endpoints import discover
 from oauthdance.errors import OAuthDanceError
 from oauthdance.fetcher import Fetcher
+from oauthdance.output import ItemWriter
 from oauthdance.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile
+from oauthdance.target import resolve_target
 
 CLIENT_ID = "hostile-client-id"
 CLIENT_SECRET = "hostile-client-secret-5f1c9a"
@@ -757,13 +760,29 @@ class Scenario:
         path = self.fresh(template)
         options = {"wait": False, "max_pages": 3, "workers": 2, **options}
 
+        out = self.tmp_path / "items.json"
+
         def call() -> list[Any]:
-            return list(oauthdance.fetch("/items", provider="hostile", creds=path, **options))
+            """The items as the Python API yields them, and as `--format json` writes them
+            (pages that are arrays go through undecoded): the same."""
+            items: list[Any] = []
+            writer = ItemWriter(str(out), "json")
+            more = dict(options)
+            workers, max_pages = more.pop("workers"), more.pop("max_pages")
+            opened = open_fetch(resolve_target("hostile", None, path), workers=workers, **more)
+            try:
+                for page in opened.fetcher.pages(opened.url("/items"), max_pages, workers):
+                    items.extend(page.items)
+                    writer.write_page(page)
+            finally:
+                writer.close()
+            return items
 
         outcome = self.attempt(path, call)
         if outcome.error is None:
             assert isinstance(outcome.result, list)
             json.dumps(outcome.result)  # items are JSON values
+            assert json.loads(out.read_bytes()) == outcome.result
         return outcome
 
     def discover(self, document: Answer) -> Outcome:
