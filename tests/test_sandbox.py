@@ -173,6 +173,19 @@ def test_rate_limit_is_enforced(sandbox: RunningSandbox, app: App) -> None:
     assert codes[2].headers["X-RateLimit-Remaining"] == "0"
 
 
+def test_connect_latency_is_paid_once_per_connection(sandbox: RunningSandbox, app: App) -> None:
+    headers = {"Authorization": f"Bearer {issue_token(sandbox, app)['access_token']}"}
+    faults = sandbox.model.faults
+    faults.connect_latency = 0.001
+    with requests.Session() as kept_alive:
+        for _ in range(2):
+            assert kept_alive.get(f"{sandbox.url}/api/v3/user", headers=headers, timeout=10).ok
+    assert faults.connections_delayed == 1
+    for _ in range(2):  # no session: a new connection each time
+        assert requests.get(f"{sandbox.url}/api/v3/user", headers=headers, timeout=10).ok
+    assert faults.connections_delayed == 3
+
+
 def test_check_and_revoke_application_token(sandbox: RunningSandbox, app: App) -> None:
     access = issue_token(sandbox, app)["access_token"]
     url = f"{sandbox.url}/api/v3/applications/{app.client_id}/token"

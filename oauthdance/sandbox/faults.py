@@ -19,6 +19,10 @@ class Faults:
     retry_after: int | None = 1  # seconds, sent with secondary-limit answers (None: absent)
     primary_limit_status: int = 403  # GitHub answers 403 (sometimes 429) when spent
     latency: float = 0.0  # seconds added to every API request
+    # seconds added before answering the first request on each new connection (a TLS
+    # handshake, say), on top of `latency`: keep-alive reuse pays it once per connection
+    connect_latency: float = 0.0
+    connections_delayed: int = 0  # how many connections have paid `connect_latency`
     id_token_fault: str | None = None  # "signature", "audience", "expired" or "nonce"
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -29,6 +33,13 @@ class Faults:
     def take_secondary_limit(self) -> bool:
         """True if this API request should hit a secondary rate limit."""
         return self._take("secondary_limit_next")
+
+    def take_connect_latency(self) -> float:
+        """Seconds a new connection waits before its first answer (counted when not 0)."""
+        with self._lock:
+            if self.connect_latency > 0:
+                self.connections_delayed += 1
+            return self.connect_latency
 
     def _take(self, counter: str) -> bool:
         """Spend one from a counter of injected faults, if any are left; concurrent

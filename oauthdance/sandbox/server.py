@@ -87,6 +87,10 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing -----------------------------------------------------------------------
 
+    def setup(self) -> None:
+        super().setup()
+        self.new_connection = True  # until its first request is answered
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -97,6 +101,11 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
+        if self.new_connection:
+            self.new_connection = False
+            delay = self.server.model.faults.take_connect_latency()
+            if delay:
+                time.sleep(delay)
         parts = urlsplit(self.path)
         self.query = dict(parse_qsl(parts.query, keep_blank_values=True))
         length = int(self.headers.get("Content-Length") or 0)
