@@ -460,6 +460,7 @@ def print_goals(
     tables: dict[tuple[float, float], dict[str, Run]],
     memory: dict[tuple[str, int], Run],
     items: int,
+    sizes: tuple[int, ...],
 ) -> None:
     def versus_curl(key: tuple[float, float], name: str) -> float | None:
         table = tables.get(key, {})
@@ -482,10 +483,10 @@ def print_goals(
     large = memory.get(("data.fetch ndjson", 200_000))
     growth = large.peak_mib - small.peak_mib if small and large else None
     lines.append(goal("ndjson peak memory growth 2k -> 200k items", growth, 8, " MiB"))
-    size = "" if items == 20_000 else f"; they are set for 20,000 items, not {items:,}"
-    print(f"\ngoals (issue 14{size}):")
+    judged = items == 20_000 and 200_000 in sizes
+    print("\ngoals (issue 14" + ("" if judged else "; INFO: set for the default run") + "):")
     for line in lines:
-        print("  " + line)
+        print("  " + (line if judged else re.sub("^(PASS|FAIL)", "INFO", line)))
 
 
 def print_memory(memory: dict[tuple[str, int], Run]) -> None:
@@ -622,7 +623,7 @@ def main() -> None:
     )
     for problem in bench.problems[:10]:
         print("  " + problem.replace(served.token, "***"))
-    print_goals(tables, memory, args.items)
+    print_goals(tables, memory, args.items, args.memory)
 
 
 if __name__ == "__main__":
