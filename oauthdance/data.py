@@ -39,7 +39,9 @@ def open_fetch(
     found = auth.current_token()  # fails here, before any output, if not logged in
     session = api_session(auth, pool_size=workers)
     etags = (
-        ETagCache.beside(target.store.path, target.provider.name, found.owner) if cache else None
+        ETagCache.beside(target.store.local_folder / "creds", target.provider.name, found.owner)
+        if cache
+        else None
     )
     fetcher = Fetcher(
         session,
