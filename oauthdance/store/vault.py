@@ -147,6 +147,11 @@ class Secret:
     data: dict[str, Any]
 
 
+# Logged-in clients by (server, TLS verification, credential): connections are kept alive
+# across the stores a process opens (`oauthdance.token()` opens one per call).
+_CLIENTS: dict[tuple[str, bool | str, str], Any] = {}
+
+
 class _Conflict(Exception):
     """A check-and-set lost: someone wrote the secret since we read it."""
 
@@ -321,22 +326,32 @@ class VaultStore(Store):
                 raise
 
     def _connect(self) -> Any:
-        """The hvac client, logged in once (hvac is imported here, on first use)."""
+        """The hvac client, logged in once per process and server (hvac is imported here,
+        on first use; the client and its connections are reused by every later store)."""
         if self._client is not None:
             return self._client
-        import hvac
-
         skip = self._environ.get("VAULT_SKIP_VERIFY", "").lower() in ("1", "true", "yes")
         verify: bool | str = not skip
         if self._environ.get("VAULT_CACERT") and not skip:
             verify = self._environ["VAULT_CACERT"]
         token = self._token()
+        role, secret = self._environ.get("VAULT_ROLE_ID"), self._environ.get("VAULT_SECRET_ID")
+        key = (self.address.url, verify, token or f"approle:{role}:{hash(secret)}")
+        if key not in _CLIENTS:
+            _CLIENTS[key] = self._new_client(verify, token, role, secret)
+        self._client = _CLIENTS[key]
+        return self._client
+
+    def _new_client(
+        self, verify: bool | str, token: str, role: str | None, secret: str | None
+    ) -> Any:
+        import hvac
+
         client = hvac.Client(
             url=self.address.url, token=token or "", verify=verify, timeout=TIMEOUT_SECONDS
         )
         client.session.trust_env = False  # no proxy or netrc of the environment's choosing
         if not token:
-            role, secret = self._environ.get("VAULT_ROLE_ID"), self._environ.get("VAULT_SECRET_ID")
             if not (role and secret):
                 raise StoreDenied(
                     f"no Vault token to read {self.location} with",
@@ -347,7 +362,6 @@ class VaultStore(Store):
             mount = self._environ.get("VAULT_APPROLE_MOUNT") or "approle"
             with self._errors("log in (AppRole) at", f"auth/{mount}"):
                 client.auth.approle.login(role_id=role, secret_id=secret, mount_point=mount)
-        self._client = client
         return client
 
     def _token(self) -> str:
