@@ -97,15 +97,18 @@ def test_a_claimant_killed_mid_refresh_costs_the_others_one_claim_life(
     sandbox_login(store, sandbox, app, scope="repo offline_access")
     old = about_to_expire(store, sandbox)
     before = sandbox.model.refresh_requests
-    go = tmp_path / "go"
-    go.touch()
-    doomed = machine(tmp_path, "doomed", vault_creds, go, bao, "slow")
+    now, go = tmp_path / "now", tmp_path / "go"
+    now.touch()
+    doomed = machine(tmp_path, "doomed", vault_creds, now, bao, "slow")
+    others = [machine(tmp_path, f"m{i}", vault_creds, go, bao) for i in range(3)]
     wait_for_line(doomed, "ready")
     wait_for_line(doomed, "claimed")  # its claim is written; its request never left
     assert store.record("sandbox")["tokens"]["octocat"]["refresh_claim"]
-    others = [machine(tmp_path, f"m{i}", vault_creds, go, bao) for i in range(3)]
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(5)
+    for process in others:
+        wait_for_line(process, "ready")
+    go.touch()  # they all find the dead claim, wait out its life, and one refreshes
     started = time.monotonic()
     tokens = finish(others)
     assert time.monotonic() - started < 10
