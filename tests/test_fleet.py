@@ -22,7 +22,10 @@ from oauthdance.store import open_store
 from oauthdance.store.vault import VaultStore
 
 HERE = Path(__file__).resolve().parent
-CLAIM_SECONDS = "1"
+# A live claimant never needs its claim to run out, so the others' claims are long (a
+# loaded machine must not see a slow refresh overtaken); the doomed one's claim is short,
+# and waiters honour the life a claim declares.
+LONG_CLAIM, SHORT_CLAIM = "10", "1"
 
 
 def about_to_expire(store: VaultStore, sandbox: RunningSandbox) -> dict:
@@ -37,11 +40,13 @@ def about_to_expire(store: VaultStore, sandbox: RunningSandbox) -> dict:
     return store.record("sandbox")["tokens"]["octocat"]
 
 
-def machine(tmp: Path, name: str, creds: str, go: Path, bao: Bao, *extra: str) -> subprocess.Popen:
+def machine(
+    tmp: Path, name: str, creds: str, go: Path, bao: Bao, *extra: str, claim: str = LONG_CLAIM
+) -> subprocess.Popen:
     home = tmp / name
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env |= {"HOME": str(home), "VAULT_TOKEN": bao.token, "OAUTHDANCE_CLAIM_SECONDS": CLAIM_SECONDS}
+    env |= {"HOME": str(home), "VAULT_TOKEN": bao.token, "OAUTHDANCE_CLAIM_SECONDS": claim}
     process = subprocess.Popen(
         [sys.executable, str(HERE / "fleet_child.py"), creds, str(go), *extra],
         cwd=home,
@@ -99,8 +104,8 @@ def test_a_claimant_killed_mid_refresh_costs_the_others_one_claim_life(
     before = sandbox.model.refresh_requests
     now, go = tmp_path / "now", tmp_path / "go"
     now.touch()
-    doomed = machine(tmp_path, "doomed", vault_creds, now, bao, "slow")
-    others = [machine(tmp_path, f"m{i}", vault_creds, go, bao) for i in range(3)]
+    doomed = machine(tmp_path, "doomed", vault_creds, now, bao, "slow", claim=SHORT_CLAIM)
+    others = [machine(tmp_path, f"m{i}", vault_creds, go, bao) for i in range(2)]
     wait_for_line(doomed, "ready")
     wait_for_line(doomed, "claimed")  # its claim is written; its request never left
     assert store.record("sandbox")["tokens"]["octocat"]["refresh_claim"]
