@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import browser_approve, configure_args, run_invoke
 from hostile_server import Answer, HostileServer
-from openbao import Bao, free_port
+from openbao import Bao, free_port, unavailable
 
 import oauthdance
 from oauthdance.demo import sandbox_login
@@ -279,3 +279,12 @@ def test_approle_login_from_the_environment(
 def test_the_address_carries_no_secret_into_messages(vault_creds: str) -> None:
     store = VaultStore(vault_creds)
     assert urlsplit(store.location).password is None and "root-" not in store.location
+
+
+def test_without_openbao_tests_skip_but_fail_under_ci(monkeypatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="OpenBao dev server unavailable: gone"):
+        unavailable("gone")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="OpenBao is required under CI: gone"):
+        unavailable("gone")
