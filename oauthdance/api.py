@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from .bearer import BearerAuth, api_session
@@ -20,15 +22,49 @@ from .data import open_fetch
 from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
 from .http import Session
 from .lifecycle import find_token
-from .store import CredentialsFile
+from .store import RefreshTurn, Store, open_store
+from .store.base import Change, T
 from .target import CredsArgument, resolve_target
 
 
-class Credentials(CredentialsFile):
-    """The credentials file, with what a notebook asks of it."""
+class Credentials(Store):
+    """The credentials store (a file, `vault://...` or `keyring:...`, as `--creds` takes),
+    with what a notebook asks of it. Other attributes are the backend's (`.path` of a file)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        super().__init__(path or resolve_target().settings.creds)
+    def __init__(self, creds: str | os.PathLike[str] | Store | None = None) -> None:
+        self.store = open_store(creds or resolve_target().settings.creds)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "store":  # not set yet: no recursion while unpickling
+            raise AttributeError(name)
+        return getattr(self.store, name)
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.store.kind
+
+    @property
+    def location(self) -> str:
+        return self.store.location
+
+    @property
+    def local_folder(self) -> Path:
+        return self.store.local_folder
+
+    def read(self) -> dict[str, Any]:
+        return self.store.read()
+
+    def record(self, provider: str) -> dict[str, Any]:
+        return self.store.record(provider)
+
+    def change(self, provider: str, change: Change[T]) -> T:
+        return self.store.change(provider, change)
+
+    def refresh_turn(self, provider: str, owner: str) -> AbstractContextManager[RefreshTurn]:
+        return self.store.refresh_turn(provider, owner)
+
+    def describe(self) -> dict[str, Any]:
+        return self.store.describe()
 
     def providers(self) -> list[str]:
         return list(self.read())

@@ -19,14 +19,14 @@ from .errors import NotLoggedIn
 from .lifecycle import FoundToken, find_token, needs_refresh, refresh_token
 from .oauth import is_vschar_text
 from .providers import Provider
-from .store import CredentialsFile
+from .store import Store
 from .urls import origin
 
 
 class BearerAuth(requests.auth.AuthBase):
     """`Authorization: Bearer <token>` for one provider and owner (RFC 6750 §2.1)."""
 
-    def __init__(self, creds: CredentialsFile, provider: Provider, user: str | None) -> None:
+    def __init__(self, creds: Store, provider: Provider, user: str | None) -> None:
         self.creds, self.user = creds, user
         self.provider = resolve_client(provider, creds.record(provider.name)).provider
         self.origin = origin(self.provider.api_root)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .store import FLAT_KEYS, CredentialsFile, upgrade_record
+from .store import FLAT_KEYS, open_store, upgrade_record
 
 
 def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
     """The provider's record in the notebooks' flat shape (plus every structured key)."""
-    record = CredentialsFile(file).record(provider)
+    record = open_store(file).record(provider)
     flat = dict(record)
     pending = record.get("pending") or {}
     if pending:
@@ -34,8 +34,8 @@ def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
 
 def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json") -> None:
     """Merge the notebook's flat `values` into the provider's record, structured."""
-    with CredentialsFile(file).update() as data:
-        record = data.setdefault(provider, {})
+
+    def merged_in(record: dict[str, Any]) -> None:
         plain = {k: v for k, v in values.items() if k not in ("state", "code", "token")}
         record.update(plain)
         state = values.get("state") or (list(record.get("pending") or {}) or [None])[-1]
@@ -53,6 +53,8 @@ def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json"
                     record.setdefault(key, {})[name] = {
                         k: v for k, v in merged.items() if v is not None
                     }
+
+    open_store(file).change(provider, merged_in)
 
 
 def random_string(length: int = 32) -> str:

@@ -38,7 +38,9 @@ def open_fetch(
     auth = BearerAuth(target.store, target.provider, target.user)
     found = auth.current_token()  # fails here, before any output, if not logged in
     etags = (
-        ETagCache.beside(target.store.path, target.provider.name, found.owner) if cache else None
+        ETagCache.beside(target.store.local_folder / "creds", target.provider.name, found.owner)
+        if cache
+        else None
     )
     fetcher = Fetcher(
         api_pages(auth, workers),

@@ -11,7 +11,7 @@ from . import flow
 from .providers import Provider, get_provider
 from .sandbox import App, RunningSandbox, Sandbox
 from .sandbox.browser import approve
-from .store import CredentialsFile
+from .store import Store, open_store
 from .tokens import mask
 
 DEMO_SCOPE = "repo read:org"
@@ -19,7 +19,7 @@ DEMO_REDIRECT = "http://127.0.0.1:8765/callback"
 
 
 def sandbox_login(
-    creds: CredentialsFile,
+    creds: Store,
     sandbox: RunningSandbox,
     app: App,
     *,
@@ -48,7 +48,7 @@ def sandbox_login(
 
 
 def headless_login(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     login: str | None = None,
     say: Callable[[str], None] = lambda line: None,
@@ -85,9 +85,9 @@ def run_demo(creds_path: str | None = None, say: Callable[[str], None] = print) 
     model = Sandbox(auto_approve=True)
     app = model.register_app("http://127.0.0.1/callback", name="oauthdance demo")
     with tempfile.TemporaryDirectory(prefix="oauthdance-demo-") as tmp, RunningSandbox(model) as sb:
-        creds = CredentialsFile(creds_path or Path(tmp) / "creds.json")
+        creds = open_store(creds_path or Path(tmp) / "creds.json")
         say(f"sandbox: a GitHub-compatible provider is listening on {sb.url}")
-        say(f"credentials file: {creds.path}" + ("" if creds_path else " (temporary)"))
+        say(f"credentials: {creds.location}" + ("" if creds_path else " (temporary)"))
         verified = sandbox_login(creds, sb, app, say=say)
         say(f"done: verified login {verified.owner}, token {mask(verified.token['access_token'])}")
         return verified

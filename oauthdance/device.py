@@ -16,7 +16,7 @@ from .client import Client
 from .errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
 from .oauth import DeviceCode, split_scopes
 from .providers import Provider
-from .store import CredentialsFile
+from .store import Store
 from .tokens import TokenAnswer, new_token_record, utcnow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -60,7 +60,7 @@ def poll_for_token(
 
 
 def device_login(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     scope: str | None = None,

@@ -16,6 +16,7 @@ EXIT_CODES: dict[int, str] = {
     1: "an error: the message says what went wrong and `next:` what to run",
     2: "a usage error: a flag is missing or has a wrong value",
     3: "`--no-wait` stopped at a spent rate limit (what was fetched is saved)",
+    4: "the shared credentials store (Vault/OpenBao) is unreachable or sealed: try again later",
     130: "interrupted (Ctrl-C; SIGTERM or SIGHUP during a login), with nothing left behind",
     141: "the reader of stdout went away (piped into `head`), as for a program killed by SIGPIPE",
 }
@@ -55,6 +56,29 @@ class ConfigError(OAuthDanceError):
 
 class CredentialsFileError(OAuthDanceError):
     """The credentials file cannot be read, parsed or written."""
+
+
+class StoreError(CredentialsFileError):
+    """The credentials store (Vault/OpenBao, the OS keyring) refused or failed; nothing of
+    the change that met it was written."""
+
+
+class StoreUnavailable(StoreError):
+    """Vault/OpenBao cannot be reached, or is sealed: the same command may work later."""
+
+    exit_code = 4
+
+
+class StoreDenied(StoreError):
+    """No Vault token, or the token's policy does not allow this path."""
+
+
+class StoreMissing(StoreError):
+    """The Vault mount named in `--creds` does not exist (or is not KV version 2)."""
+
+
+class StoreConflict(StoreError):
+    """Other writers kept changing the same secret: the change lost every retry."""
 
 
 class AuthorizationError(OAuthDanceError):

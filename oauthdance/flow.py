@@ -29,7 +29,7 @@ from .errors import (
 from .lifecycle import find_token, login_command
 from .providers import Provider
 from .settings import app_variable
-from .store import CredentialsFile
+from .store import Store
 from .tokens import (
     TokenAnswer,
     TokenRecord,
@@ -40,7 +40,7 @@ from .tokens import (
 )
 
 
-def current_client(creds: CredentialsFile, provider: Provider) -> Client:
+def current_client(creds: Store, provider: Provider) -> Client:
     """The client as configured for `provider` right now (environment, .env, file)."""
     return resolve_client(provider, creds.record(provider.name))
 
@@ -49,7 +49,7 @@ def current_client(creds: CredentialsFile, provider: Provider) -> Client:
 
 
 def configure(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     client_id: str | None = None,
@@ -93,8 +93,8 @@ def configure(
             scope if scope is not None else existing.get("scope") or provider.default_scope
         )
     )
-    with creds.update() as data:
-        record = data.setdefault(provider.name, {})
+
+    def configured(record: dict[str, Any]) -> dict[str, Any]:
         record["client_id"] = client_id
         if not store_secret:
             record.pop("client_secret", None)
@@ -106,8 +106,9 @@ def configure(
             record["host"] = host
         if overrides:
             record["provider"] = overrides
-        stored = dict(record)
-    return resolve_client(provider, stored, environ)
+        return dict(record)
+
+    return resolve_client(provider, creds.change(provider.name, configured), environ)
 
 
 # -- auth.url ---------------------------------------------------------------------------
@@ -124,7 +125,7 @@ class Authorization:
 
 
 def start_authorization(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     scope: str | None = None,
@@ -154,8 +155,7 @@ def start_authorization(
     url = oauth.authorize_url(
         app.provider, app.client_id, redirect_uri, scope, state, challenge, extra
     )
-    with creds.update() as data:
-        data.setdefault(provider.name, {}).setdefault("pending", {})[state] = pending
+    creds.change(provider.name, lambda rec: rec.setdefault("pending", {}).update({state: pending}))
     return Authorization(url, state, redirect_uri, scope)
 
 
@@ -163,7 +163,7 @@ def start_authorization(
 
 
 def store_code(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     code: str | None = None,
@@ -216,12 +216,15 @@ def store_code(
     if redirect.location:
         redirect_uri = pending[state].get("redirect_uri")
         oauth.check_redirect_location(redirect, redirect_uri, api.any_loopback_port, retry)
-    with creds.update() as data:
-        entry = data.get(provider.name, {}).get("pending", {}).get(state)
+
+    def with_code(record: dict[str, Any]) -> None:
+        entry = record.get("pending", {}).get(state)
         if entry is None:  # consumed by another process since we looked
             raise _unknown_state(state, provider.name)
         entry["code"] = redirect.code
         entry["code_received_at"] = isoformat(now or utcnow())
+
+    creds.change(provider.name, with_code)
     return state
 
 
@@ -292,7 +295,7 @@ class Exchanged:
 
 
 def exchange_code(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     state: str | None = None,
@@ -310,7 +313,7 @@ def exchange_code(
 
 
 def exchange_and_verify(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     state: str,
@@ -324,7 +327,7 @@ def exchange_and_verify(
 
 
 def _redeem_code(
-    creds: CredentialsFile, provider: Provider, state: str | None, now: datetime | None
+    creds: Store, provider: Provider, state: str | None, now: datetime | None
 ) -> tuple[str, TokenRecord]:
     """(state, token) for the pending authorization's code; nothing is written."""
     from . import endpoints
@@ -368,7 +371,7 @@ def id_token_claims(
 
 
 def save_new_token(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     key: str,
     token: TokenRecord,
@@ -378,19 +381,20 @@ def save_new_token(
 
     The pending authorization `key` (if any) is consumed in the same write.
     """
-    with creds.update() as data:
-        rec = data.setdefault(provider.name, {})
+
+    def filed(rec: dict[str, Any]) -> None:
         discard_pending_in(rec, key)
         if user:
             rec.setdefault("tokens", {})[user] = token
         else:
             rec.setdefault("unverified", {})[key] = token
 
+    creds.change(provider.name, filed)
 
-def discard_pending(creds: CredentialsFile, provider: Provider, state: str) -> None:
+
+def discard_pending(creds: Store, provider: Provider, state: str) -> None:
     """Forget an authorization that will never complete (cancelled, timed out)."""
-    with creds.update() as data:
-        discard_pending_in(data.get(provider.name, {}), state)
+    creds.change(provider.name, lambda rec: discard_pending_in(rec, state))
 
 
 def discard_pending_in(record: dict[str, Any], state: str) -> None:
@@ -454,7 +458,7 @@ def _owner_from_user_endpoint(
 
 
 def store_verified(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     key: str,
     token: TokenRecord,
@@ -465,15 +469,17 @@ def store_verified(
     pending authorization `key`, if any, is consumed in it)."""
     api = current_client(creds, provider).provider
     verified = identify(api, token, now or utcnow(), fallback_owner)
-    with creds.update() as data:
-        rec = data.setdefault(provider.name, {})
+
+    def filed(rec: dict[str, Any]) -> None:
         discard_pending_in(rec, key)
         _file_verified(rec, [verified])
+
+    creds.change(provider.name, filed)
     return verified
 
 
 def verify_token(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     user: str | None = None,
@@ -502,13 +508,15 @@ def verify_token(
                 f"log in again as {key}, or use --user {verified.owner}",
             )
         results.append(verified)
-    with creds.update() as data:
-        rec = data.setdefault(provider.name, {})
+
+    def filed(rec: dict[str, Any]) -> None:
         for where, key, _ in targets:
             rec.get(where, {}).pop(key, None)
         if not rec.get("unverified"):
             rec.pop("unverified", None)
         _file_verified(rec, results)
+
+    creds.change(provider.name, filed)
     return results
 
 

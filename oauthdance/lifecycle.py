@@ -1,8 +1,9 @@
 """A token's life after the dance: find it, refresh it before it dies, check, revoke, forget.
 
-Refreshing holds the credentials file's lock across the refresh request and re-reads the
-file inside it, so two processes never both spend one rotated refresh token: the second
-finds the first's fresh pair and uses it. The new pair is written before it is returned.
+A refresh takes the store's refresh turn (a lock beside a file; a claim on the token's
+record in Vault, which other machines wait on) and re-reads the token inside it, so two
+processes never both spend one rotated refresh token: the second finds the first's fresh
+pair and uses it. The new pair is written before it is returned.
 The calls to the provider import `endpoints` when they run, so `auth.token` with a fresh
 token starts without loading an HTTP stack.
 """
@@ -21,16 +22,16 @@ from .client import Client, resolve_client
 from .errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
 from .providers import Provider
 from .settings import token_from_environment
-from .store import CredentialsFile
+from .store import RefreshTurn, Store
 from .tokens import (
     TokenAnswer,
     TokenRecord,
     marked_needs_login,
-    marked_refreshing,
     new_token_record,
     parse_time,
     pick_owner,
     utcnow,
+    without_claim,
 )
 
 MAX_LEEWAY = timedelta(seconds=60)
@@ -69,7 +70,7 @@ def environment_token(provider: Provider) -> tuple[str, str] | None:
 
 
 def find_token(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     user: str | None = None,
     *,
@@ -97,7 +98,7 @@ def find_token(
 
 
 def refresh_token(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     owner: str,
     *,
@@ -109,11 +110,16 @@ def refresh_token(
 
     `force` refreshes even a token that is not due; `stale_token` (one the provider just
     refused) refreshes unless another process already replaced it, so eight workers that
-    all see a 401 spend one refresh, not eight. Refreshes take turns on a lock of their own,
-    so other steps only wait for the short writes, never for the provider.
+    all see a 401 spend one refresh, not eight. Refreshes take turns (`Store.refresh_turn`),
+    so other steps only wait for the short writes, never for the provider; where another
+    machine holds the turn, we wait for its new pair and use that.
     """
-    with creds.held("refresh"):
-        token, app = _claim_refresh(creds, provider, owner, force, stale_token, now)
+    with creds.refresh_turn(provider.name, owner) as turn:
+        claim = _claim_refresh(creds, provider, owner, force, stale_token, now, turn)
+        while isinstance(claim, str):  # another machine refreshes it: wait for its write
+            turn.wait()
+            claim = _claim_refresh(creds, provider, owner, False, claim, now, turn)
+        token, app = claim
         if app is None:
             return token  # another worker or process already did it
         with signals_deferred():  # between "sent" and "written" a rotation must not be lost
@@ -122,7 +128,9 @@ def refresh_token(
                 claims = _refreshed_id_claims(app, answer, token)
             except ProviderError as exc:
                 dead = exc.error in DEAD_REFRESH_ERRORS
-                _settle_refresh(creds, provider, owner, token, None, dead)
+                replaced = _settle_refresh(creds, provider, owner, token, None, dead)
+                if replaced is not None:
+                    return replaced  # another machine refreshed it after our claim ran out
                 if not dead:
                     raise
                 raise _refused(provider, owner, exc, token) from exc
@@ -141,17 +149,19 @@ def refresh_token(
 
 
 def _claim_refresh(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     owner: str,
     force: bool,
     stale_token: str | None,
     now: datetime | None,
-) -> tuple[TokenRecord, Client | None]:
-    """Under the file's lock: the token, and the client to refresh it with (None when it
-    needs no refresh after all); the record notes that a refresh is in flight."""
-    with creds.update() as data:
-        record = data.get(provider.name) or {}
+    turn: RefreshTurn,
+) -> tuple[TokenRecord, Client | None] | str:
+    """In one change of the record: the token, and the client to refresh it with (None
+    when it needs no refresh after all); the record notes that our refresh is in flight.
+    While another machine's claim is on the token: the access token it is replacing."""
+
+    def claimed(record: dict[str, Any]) -> tuple[TokenRecord, Client | None] | str:
         token = (record.get("tokens") or {}).get(owner)
         if token is None:
             raise NotLoggedIn(
@@ -162,6 +172,8 @@ def _claim_refresh(
                 return token, None  # already replaced by another worker or process
         elif not force and not needs_refresh(token, now):
             return token, None  # another process refreshed it while we waited
+        if turn.busy(token):
+            return str(token.get("access_token") or "")
         _raise_if_dead(token, provider, owner)
         if not token.get("refresh_token"):
             expired = "has expired and has" if token.get("expires_at") else "does not expire, so"
@@ -172,8 +184,10 @@ def _claim_refresh(
                 else "nothing to do: use it as it is",
             )
         app = resolve_client(provider, record).require_client_id()
-        record["tokens"][owner] = marked_refreshing(token, now or utcnow())
-        return token, app
+        record["tokens"][owner] = turn.claimed(token, now or utcnow())
+        return without_claim(token), app
+
+    return creds.change(provider.name, claimed)
 
 
 def _request_refresh(client: Client, token: TokenRecord) -> TokenAnswer:
@@ -186,23 +200,31 @@ def _request_refresh(client: Client, token: TokenRecord) -> TokenAnswer:
 
 
 def _settle_refresh(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     owner: str,
     before: TokenRecord,
     fresh: TokenRecord | None,
     dead: bool,
-) -> None:
-    """Write how the refresh ended: the fresh pair; or, with the in-flight note taken off,
-    the old token (marked `needs_login` when the provider refused its refresh token)."""
-    with creds.update() as data:
-        tokens = (data.get(provider.name) or {}).get("tokens") or {}
+) -> TokenRecord | None:
+    """Write how the refresh ended: the fresh pair; or, with our claim taken off, the old
+    token (marked `needs_login` when the provider refused its refresh token). Returns the
+    stored token when another process replaced it meanwhile (after our claim ran out)."""
+
+    def settled(record: dict[str, Any]) -> TokenRecord | None:
+        tokens = record.get("tokens") or {}
         if owner not in tokens:
-            return  # logged out meanwhile
+            return None  # logged out meanwhile
         if fresh is not None:
             tokens[owner] = fresh
-        else:
-            tokens[owner] = marked_needs_login(before) if dead else before
+            return None
+        stored = tokens[owner]
+        if stored.get("refresh_token") != before.get("refresh_token"):
+            return TokenRecord(**stored)  # type: ignore[typeddict-item]
+        tokens[owner] = marked_needs_login(before) if dead else before
+        return None
+
+    return creds.change(provider.name, settled)
 
 
 def _refused(
@@ -283,9 +305,7 @@ def login_command(provider: Provider, owner: str | None = None) -> str:
 # -- at the provider -------------------------------------------------------------------
 
 
-def _stored(
-    creds: CredentialsFile, provider: Provider, user: str | None
-) -> tuple[str, Client, str]:
+def _stored(creds: Store, provider: Provider, user: str | None) -> tuple[str, Client, str]:
     """(owner, client, access token) of the stored token a check or revocation is about."""
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
@@ -304,7 +324,7 @@ class Checked:
     expires_at: int | None = None  # epoch seconds, where the provider says
 
 
-def check_token(creds: CredentialsFile, provider: Provider, user: str | None = None) -> Checked:
+def check_token(creds: Store, provider: Provider, user: str | None = None) -> Checked:
     """Is the stored token still valid at the provider? (GitHub's check costs no rate limit.)"""
     from . import endpoints
 
@@ -318,9 +338,7 @@ def check_token(creds: CredentialsFile, provider: Provider, user: str | None = N
     return Checked(owner, result.valid, result.scopes, result.login, result.expires_at)
 
 
-def revoke_token(
-    creds: CredentialsFile, provider: Provider, user: str | None = None
-) -> tuple[str, bool]:
+def revoke_token(creds: Store, provider: Provider, user: str | None = None) -> tuple[str, bool]:
     """Revoke the token at the provider, then forget it here: (owner, already invalid)."""
     from . import endpoints
 
@@ -335,10 +353,10 @@ def revoke_token(
     return owner, already_invalid
 
 
-def forget_token(creds: CredentialsFile, provider: Provider, owner: str) -> None:
-    """Remove `owner`'s token from the file; another owner becomes the default."""
-    with creds.update() as data:
-        record = data.get(provider.name) or {}
+def forget_token(creds: Store, provider: Provider, owner: str) -> None:
+    """Remove `owner`'s token from the store; another owner becomes the default."""
+
+    def forgotten(record: dict[str, Any]) -> None:
         tokens = record.get("tokens") or {}
         if owner not in tokens:
             raise NotLoggedIn(
@@ -354,11 +372,13 @@ def forget_token(creds: CredentialsFile, provider: Provider, owner: str) -> None
         if not tokens:
             record.pop("tokens", None)
 
+    creds.change(provider.name, forgotten)
 
-def make_default_owner(creds: CredentialsFile, provider: Provider, owner: str) -> None:
+
+def make_default_owner(creds: Store, provider: Provider, owner: str) -> None:
     """Make `owner` the provider's default owner."""
-    with creds.update() as data:
-        record = data.get(provider.name) or {}
+
+    def made_default(record: dict[str, Any]) -> None:
         if owner not in (record.get("tokens") or {}):
             known = ", ".join(sorted(record.get("tokens") or {})) or "none"
             raise NotLoggedIn(
@@ -366,3 +386,5 @@ def make_default_owner(creds: CredentialsFile, provider: Provider, owner: str) -
                 login_command(provider, owner),
             )
         record["default_user"] = owner
+
+    creds.change(provider.name, made_default)

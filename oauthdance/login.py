@@ -24,7 +24,7 @@ from .callback import CallbackServer
 from .errors import AuthorizationError, LoginTimeout
 from .lifecycle import login_command
 from .providers import Provider
-from .store import CredentialsFile
+from .store import Store
 from .urls import is_loopback
 
 DEFAULT_TIMEOUT = 300.0
@@ -55,7 +55,7 @@ def open_browser(url: str) -> bool:
 
 
 def run_login(
-    creds: CredentialsFile,
+    creds: Store,
     provider: Provider,
     *,
     user: str | None = None,

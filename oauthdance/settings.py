@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
         "OAUTHDANCE_CREDS",
         "creds.json",
         "`creds.json`",
-        "credentials file, .json or .yaml",
+        "credentials store: a .json or .yaml file, vault://HOST/MOUNT/PREFIX, or keyring:FILE",
     ),
     Setting(
         "user",
@@ -70,7 +70,7 @@ class Settings:
     """The settings in effect, and where each came from (`sources`)."""
 
     provider: str
-    creds: Path
+    creds: str  # a file's path, or a store's address (vault://..., keyring:...)
     user: str | None
     providers_file: Path | None
     sources: Mapping[str, str]
@@ -98,7 +98,7 @@ def resolve(
         values[setting.name], sources[setting.name] = (str(value) if value else None), source
     return Settings(
         provider=str(values["provider"]),
-        creds=Path(str(values["creds"])).expanduser(),
+        creds=str(values["creds"]),
         user=values["user"],
         providers_file=Path(values["providers_file"]).expanduser()
         if values["providers_file"]

@@ -7,11 +7,11 @@ from typing import Any
 from .client import resolve_client
 from .lifecycle import environment_token
 from .providers import Provider
-from .store import CredentialsFile
+from .store import Store
 from .tokens import mask, parse_time, utcnow
 
 
-def status_rows(creds: CredentialsFile, providers: dict[str, Provider]) -> list[dict[str, Any]]:
+def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, Any]]:
     """One row per token (stored, unverified, or from the environment), or per bare app.
 
     A stored token that an environment token shadows says so in `shadowed_by`.

@@ -10,16 +10,16 @@ from typing import Any
 
 from .providers import Provider, get_provider
 from .settings import Settings, resolve
-from .store import CredentialsFile
+from .store import Store, open_store
 
-CredsArgument = str | os.PathLike[str] | CredentialsFile | None
+CredsArgument = str | os.PathLike[str] | Store | None
 
 
 class Target:
-    """The settings in effect, the credentials file they name, and (when first asked for)
-    the provider as that file knows it (OIDC providers live in the file)."""
+    """The settings in effect, the credentials store they name, and (when first asked for)
+    the provider as that store knows it (OIDC providers live in the store)."""
 
-    def __init__(self, settings: Settings, store: CredentialsFile) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
 
     @property
@@ -39,8 +39,8 @@ def resolve_target(
     config: Mapping[str, Any] | None = None,
 ) -> Target:
     """Settings from these arguments (the flags), invoke's `config`, the environment and
-    `.env`, and the credentials file they name."""
-    path = creds.path if isinstance(creds, CredentialsFile) else creds
-    settings = resolve({"provider": provider, "user": user, "creds": path}, config)
-    store = creds if isinstance(creds, CredentialsFile) else CredentialsFile(settings.creds)
+    `.env`, and the credentials store they name (a file, vault://..., keyring:...)."""
+    named = creds.location if isinstance(creds, Store) else creds
+    settings = resolve({"provider": provider, "user": user, "creds": named}, config)
+    store = creds if isinstance(creds, Store) else open_store(settings.creds)
     return Target(settings, store)

@@ -48,6 +48,7 @@ class TokenRecord(TypedDict, total=False):
     verified_at: str
     needs_login: bool  # the refresh token was refused: only a new login helps
     refresh_started_at: str  # a refresh is in flight (left behind if its process died)
+    refresh_claim: dict[str, Any]  # who refreshes it now, for how long (shared stores)
 
 
 def utcnow() -> datetime:
@@ -130,6 +131,20 @@ def marked_refreshing(token: Mapping[str, Any], now: datetime) -> TokenRecord:
     """The token while its refresh is in flight: should the process die before it writes
     the new pair, the next refusal can say what probably happened."""
     return TokenRecord(**{**token, "refresh_started_at": isoformat(now)})  # type: ignore[typeddict-item]
+
+
+def marked_claimed(
+    token: Mapping[str, Any], now: datetime, claimant: str, seconds: float
+) -> TokenRecord:
+    """The token while `claimant` refreshes it, on a store many machines share: the others
+    wait up to `seconds` for its write before they may refresh it themselves."""
+    claim = {"by": claimant, "seconds": seconds}
+    return TokenRecord(**{**marked_refreshing(token, now), "refresh_claim": claim})  # type: ignore[typeddict-item]
+
+
+def without_claim(token: Mapping[str, Any]) -> TokenRecord:
+    """The token with no refresh claim on it (its `refresh_started_at` note stays)."""
+    return TokenRecord(**{k: v for k, v in token.items() if k != "refresh_claim"})  # type: ignore[typeddict-item]
 
 
 def mask(secret: str | None) -> str:

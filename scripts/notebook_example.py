@@ -32,7 +32,7 @@ def main() -> None:
     print(f"{me['login']} has {len(repos)} repositories on the first page")
     print("first:", ", ".join(repo["full_name"] for repo in repos[:3]))
 
-    flat = read_creds(args.provider, str(creds.path))  # the old notebooks' view still works
+    flat = read_creds(args.provider, creds.location)  # the old notebooks' view still works
     print("client_id from the old helper:", flat["client_id"])
 
 

@@ -176,7 +176,7 @@ def configure(target: Target, args: argparse.Namespace) -> bool:
         target.store, target.provider, redirect_uri=args.redirect_uri, scope=scope, host=args.host
     )
     say(
-        f"configured {name} in {target.store.path} "
+        f"configured {name} in {target.store.location} "
         f"({'new' if new else 'changed: ' + ', '.join(drift)}): client_id {app.client_id}, "
         f"secret {mask(app.client_secret) or '(none)'} from {app.secret_source}, "
         f"scope {app.scope!r}"
@@ -278,7 +278,7 @@ def no_token_for_ci(target: Target, why: str) -> NotLoggedIn:
         f"and {why}",
         f"set {provider.token_env[0] if provider.token_env else 'the token'} (from the CI's "
         f"secrets) to a token with the scopes {required_text(target)}, or run `{COMMAND} "
-        f"-p {shlex.quote(provider.name)}` once interactively and keep {target.store.path}",
+        f"-p {shlex.quote(provider.name)}` once interactively and keep {target.store.location}",
     )
 
 
@@ -422,12 +422,12 @@ def show(target: Target, ready: Ready, headline: str, path: str) -> None:
     if ready.found.owner is None and env:
         source, expires = env[1], "not known (a token from the environment)"
     else:
-        source, expires = str(target.store.path), record.get("expires_at") or "never"
+        source, expires = target.store.location, record.get("expires_at") or "never"
         if record.get("refresh_token"):
             expires += " (refreshed automatically)"
     flags = f"-p {shlex.quote(provider.name)}"
     if target.settings.sources.get("creds") == "flag":
-        flags += f" --creds {shlex.quote(str(target.store.path))}"
+        flags += f" --creds {shlex.quote(target.store.location)}"
     lines = [
         f"{headline}: {provider.name} as {printable(ready.owner, 80)}",
         f"  token    {mask(ready.found.access_token)} from {source}",

@@ -11,6 +11,7 @@ import contextlib
 import functools
 import io
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ import pytest
 import urllib3.util.retry
 from invoke import Collection, Config, Program, Task
 from invoke import __version__ as invoke_version
+from openbao import Bao, start_bao, unavailable
 
 import oauthdance.data
 from oauthdance.fetcher import Fetcher
@@ -40,7 +42,7 @@ STREAMS = ("stdin", "stdout", "stderr")
 # What the package reads from the environment besides each provider's own variables (those
 # come from the provider list: see `provider_variables`). Proxy variables are matched by
 # suffix, as urllib's getproxies() reads them: any `*_proxy`, in any case.
-OWN_PREFIXES = ("OAUTHDANCE_", "INVOKE_")
+OWN_PREFIXES = ("OAUTHDANCE_", "INVOKE_", "VAULT_", "BAO_")  # VAULT_/BAO_: the Vault store
 UNPREFIXED = (
     "SSH_CONNECTION",  # login.is_remote_session
     "SSH_CLIENT",
@@ -172,6 +174,40 @@ def configured_creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
     done = run_invoke(*configure_args(sandbox, app, path))
     assert done.returncode == 0, done.stderr
     return path
+
+
+# -- a real OpenBao server, for the Vault store -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bao_server() -> Iterator[Bao | str]:
+    """One OpenBao dev server per test process (xdist worker), started on first use; the
+    reason it could not start otherwise (tests then skip, or fail under CI)."""
+    try:
+        server = start_bao()
+    except (RuntimeError, OSError) as exc:
+        yield str(exc)
+        return
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bao(bao_server: Bao | str, monkeypatch: pytest.MonkeyPatch) -> Bao:
+    """The server, with its root token in VAULT_TOKEN for this test."""
+    if isinstance(bao_server, str):
+        unavailable(bao_server)
+    assert isinstance(bao_server, Bao)
+    monkeypatch.setenv("VAULT_TOKEN", bao_server.token)
+    return bao_server
+
+
+@pytest.fixture
+def vault_creds(bao: Bao) -> str:
+    """A `--creds vault+http://...` of the test's own, under a fresh prefix."""
+    return bao.creds(f"t-{secrets.token_hex(6)}")
 
 
 # -- running invoke ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import sys
 
 from invoke import Collection, Context
 
-from . import auth, data, sandbox
+from . import auth, data, sandbox, store
 from .common import DEFAULTS, cli_task, redact_debug_output
 
 
@@ -26,6 +26,7 @@ def namespace() -> Collection:
         Collection.from_module(auth),
         Collection.from_module(data),
         Collection.from_module(sandbox),
+        Collection.from_module(store),
     )
     ns.configure({"oauthdance": dict(DEFAULTS)})
     return ns

@@ -88,12 +88,12 @@ def configure(
         "secret_source": app.secret_source,
         "redirect_uri": app.redirect_uri,
         "scope": app.scope,
-        "creds": str(store.path),
+        "creds": store.location,
     }
     if json:
         _print_json(summary)
         return
-    say(f"configured {app.provider.name} in {store.path}")
+    say(f"configured {app.provider.name} in {store.location}")
     for key in ("client_id", "redirect_uri", "scope"):
         say(f"  {key}: {summary[key]}")
     say(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
@@ -252,7 +252,7 @@ def status(
         _print_json(rows)
         return
     if not rows:
-        say(f"nothing stored in {store.path} yet: run `invoke auth.configure` first")
+        say(f"nothing stored in {store.location} yet: run `invoke auth.configure` first")
         return
     header = ("PROVIDER", "OWNER", "TOKEN", "FROM", "SCOPES", "EXPIRES", "SECRET FROM")
     table = [header] + [
@@ -505,7 +505,7 @@ def logout(
     store, prov = aim.store, aim.provider
     owner = pick_owner(store.record(prov.name), aim.user, prov.name)
     forget_token(store, prov, owner)
-    say(f"removed the {prov.name} token of {owner} from {store.path}")
+    say(f"removed the {prov.name} token of {owner} from {store.location}")
     warn(
         "the token still works at the provider until it is revoked: revoke it in the "
         "provider's settings (use `invoke auth.revoke` instead of logout next time)"

@@ -85,7 +85,7 @@ def serve(
                 host=server.url.split("//", 1)[1],
             )
             print(
-                f"configured provider 'sandbox' in {store.path}: try `invoke auth.login -p "
+                f"configured provider 'sandbox' in {store.location}: try `invoke auth.login -p "
                 "sandbox` in another terminal",
                 flush=True,
             )

@@ -1,4 +1,4 @@
-"""The credentials file: the only code that opens it.
+"""The credentials file (the default store): the only code that opens it.
 
 JSON or YAML by extension, the same structure in both. Reads never write; every update
 happens under a lock, re-reads the file inside the lock, and replaces it atomically
@@ -18,22 +18,58 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_private
-from .errors import CredentialsFileError
+from ..atomic import write_private
+from ..errors import CredentialsFileError
+from .base import Change, RefreshTurn, Store, T, apply_change
 
 # Keys the notebooks' flat creds.json keeps directly under a provider.
 FLAT_KEYS = ("client_id", "client_secret", "redirect_uri", "state", "scope", "code", "token")
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
-class CredentialsFile:
-    """A credentials file on disk: `read()` for a snapshot, `update()` to change it."""
+class CredentialsFile(Store):
+    """A credentials file on disk: `read()` for a snapshot, `change()` to change a record
+    (`update()` is the whole file under its lock, which `change` uses)."""
+
+    kind = "file"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
 
     def __repr__(self) -> str:
-        return f"CredentialsFile({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def local_folder(self) -> Path:
+        return self.path.expanduser().resolve().parent
+
+    def change(self, provider: str, change: Change[T]) -> T:
+        """One attempt under the file's lock: nobody else writes meanwhile."""
+        with self.update() as data:
+            return apply_change(data, provider, change)[0]
+
+    @contextmanager
+    def refresh_turn(self, provider: str, owner: str) -> Iterator[RefreshTurn]:
+        """Refreshes take turns on a lock of their own beside the file, so other steps only
+        wait for the short writes, never for the provider."""
+        with self.held("refresh"):
+            yield RefreshTurn()
+
+    def describe(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"backend": self.kind, "location": str(self.path)}
+        try:
+            info = self.path.stat()
+        except OSError:
+            facts["exists"] = False
+            return facts
+        facts["exists"] = True
+        facts["mode"] = f"{info.st_mode & 0o777:04o}"
+        facts["readable_by"] = _readers(info)
+        return facts
 
     @property
     def is_yaml(self) -> bool:
@@ -110,7 +146,7 @@ class CredentialsFile:
         if not text.strip():
             return {}
         if self.is_yaml:
-            from . import yamlio
+            from .. import yamlio
 
             try:
                 data = yamlio.load(text)
@@ -140,7 +176,7 @@ class CredentialsFile:
 
     def _write(self, data: dict[str, Any]) -> None:
         if self.is_yaml:
-            from . import yamlio
+            from .. import yamlio
 
             text = yamlio.dump(data)
         else:
@@ -215,6 +251,22 @@ def _warn_if_readable_by_others(path: Path) -> None:
             f"0600 on its next change (or run: chmod 600 {path})",
             file=sys.stderr,
         )
+
+
+def _readers(info: os.stat_result) -> str:
+    """Who may read a file of this mode, in words."""
+    mode = info.st_mode
+    try:
+        import pwd
+
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except (ImportError, KeyError):
+        owner = str(info.st_uid)
+    if mode & 0o004:
+        return "everyone on this machine"
+    if mode & 0o040:
+        return f"{owner} and group {info.st_gid}"
+    return f"{owner} only"
 
 
 def _sweep_stale_temporaries(path: Path) -> None:
