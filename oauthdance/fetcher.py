@@ -14,7 +14,6 @@ cannot keep a fetch going for ever.
 
 from __future__ import annotations
 
-import math
 import shlex
 import threading
 import time
@@ -376,6 +375,12 @@ class Fetcher:
         try:
             left = True
             while left or queued:
+                if not queued and self.window.size == 1:  # one at a time: no hand-over
+                    url = next(urls, None)
+                    if url is None:
+                        break
+                    yield self._delivered(self.get_page(url))
+                    continue
                 flying = [future for future in queued if not future.done()]
                 while left and len(flying) < self.window.size and len(queued) < 2 * workers:
                     url = next(urls, None)
@@ -393,7 +398,9 @@ class Fetcher:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _done(self, future: Future[Page]) -> Page:
-        page = future.result()
+        return self._delivered(future.result())
+
+    def _delivered(self, page: Page) -> Page:
         self.window.delivered()
         self.progress.update(pages=1, items=page.count, remaining=page.remaining)
         return page
@@ -408,10 +415,10 @@ class Fetcher:
 class Window:
     """How many requests to keep in flight: enough to cover the network's wait with our
     own work, no more. While one request waits `wait` seconds on the network, the
-    process can handle `wait / cpu` other pages (`cpu`: its CPU time per page, every
-    thread counted), so the window is `1 + wait / cpu`, from 1 up to `cap`. On a fast
-    link that is one or two (more threads would only queue for Python's one interpreter
-    lock); at 20 ms a page, the cap.
+    process can handle `wait / cpu` whole other pages (`cpu`: its CPU time per page,
+    every thread counted), so the window is `1 + floor(wait / cpu)`, from 1 up to `cap`.
+    On a fast link that is one (the fetch stays on one thread: handing pages between
+    threads costs more CPU than the wait it would hide); at 20 ms a page, the cap.
 
     `wait` is the least of the recent requests' waits (time off this thread's CPU also
     counts waiting for the interpreter lock, which only ever adds to it); `cpu` is the
@@ -438,7 +445,7 @@ class Window:
         marks.append(self.cpu_clock())
         cpu = (marks[-1] - marks[0]) / (len(marks) - 1)
         if self._waits and cpu > 0:
-            self.size = max(1, min(self.cap, math.ceil(1 + min(self._waits) / cpu)))
+            self.size = max(1, min(self.cap, 1 + int(min(self._waits) / cpu)))
 
 
 def _page_number(url: str | None) -> int | None:
