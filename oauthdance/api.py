@@ -15,16 +15,18 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .bearer import BearerAuth, api_session
 from .data import open_fetch
 from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
-from .http import Session
 from .lifecycle import find_token
 from .store import RefreshTurn, Store, open_store
 from .store.base import Change, T
 from .target import CredsArgument, resolve_target
+
+if TYPE_CHECKING:  # requests is imported when a session or auth is asked for: fetch()
+    from .bearer import BearerAuth  # and token() run without it
+    from .http import Session
 
 
 class Credentials(Store):
@@ -94,6 +96,8 @@ def session(
     """A `requests.Session` for the provider's API: base URL, headers, token, refresh,
     timeouts and retries. Paths starting with `/` are relative to the API."""
     target = resolve_target(provider, user, creds)
+    from .bearer import BearerAuth, api_session
+
     return api_session(BearerAuth(target.store, target.provider, target.user))
 
 
@@ -102,6 +106,8 @@ def auth(
 ) -> BearerAuth:
     """`requests` auth for your own sessions: `requests.get(url, auth=oauthdance.auth())`."""
     target = resolve_target(provider, user, creds)
+    from .bearer import BearerAuth
+
     return BearerAuth(target.store, target.provider, target.user)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .bearer import BearerAuth, api_pages
 from .cache import ETagCache
 from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS, Fetcher, api_url
+from .keeper import TokenKeeper, api_pages
 from .lifecycle import login_command
 from .progress import Progress
 from .target import Target
@@ -35,15 +35,15 @@ def open_fetch(
     page_limit: int = DEFAULT_PAGE_LIMIT,
 ) -> Fetch:
     """Make sure a valid token exists (refreshing it if due), then set up the fetcher."""
-    auth = BearerAuth(target.store, target.provider, target.user)
-    found = auth.current_token()  # fails here, before any output, if not logged in
+    keeper = TokenKeeper(target.store, target.provider, target.user)
+    found = keeper.current_token()  # fails here, before any output, if not logged in
     etags = (
         ETagCache.beside(target.store.local_folder / "creds", target.provider.name, found.owner)
         if cache
         else None
     )
     fetcher = Fetcher(
-        api_pages(auth, workers),
+        api_pages(keeper, workers),
         cache=etags,
         wait=wait,
         progress=progress,
@@ -52,4 +52,4 @@ def open_fetch(
         max_wait=max_wait,
         page_limit=page_limit,
     )
-    return Fetch(fetcher, auth.provider.api_root)
+    return Fetch(fetcher, keeper.provider.api_root)

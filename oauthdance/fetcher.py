@@ -114,7 +114,7 @@ def items_of(body: Any) -> list[Any]:
 
 class Fetcher:
     """GETs pages through `session` (anything with `get(url, headers)` that answers as
-    requests does: `bearer.BearerPages` in use), honouring the limits."""
+    requests does: `keeper.BearerPages` in use), honouring the limits."""
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from hostile_server import Answer, HostileServer
 from lifecycle_helpers import logged_in
 
 import oauthdance
-from oauthdance import http
+from oauthdance import transport
 from oauthdance.cache import ETagCache
 from oauthdance.fetcher import Window
 from oauthdance.sandbox import App, RunningSandbox
@@ -145,8 +145,14 @@ class Clock:
 
 @pytest.mark.parametrize(
     ("wait", "cpu", "size"),
-    [(0.0003, 0.0006, 2), (0.020, 0.0006, 8), (0.0, 0.001, 1), (0.005, 0.001, 6)],
-    ids=["fast-link", "20ms", "no-wait", "5ms"],
+    [
+        (0.0003, 0.0006, 1),
+        (0.0011, 0.001, 2),
+        (0.020, 0.0006, 8),
+        (0.0, 0.001, 1),
+        (0.0055, 0.001, 6),
+    ],
+    ids=["fast-link", "a-page-of-wait", "20ms", "no-wait", "5ms"],
 )
 def test_the_window_covers_the_wait_with_our_own_work(wait: float, cpu: float, size: int) -> None:
     clock = Clock()
@@ -255,6 +261,33 @@ def test_a_slow_disk_does_not_hold_up_the_fetch(tmp_path: Path, monkeypatch) -> 
 # -- the page transport --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("header", "links"),
+    [
+        ('<https://a.example/x?page=2>; rel="next", <https://a.example/x?page=9>; rel="last"',
+         {"next": "https://a.example/x?page=2", "last": "https://a.example/x?page=9"}),
+        ('<https://a.example/x?ids=1,2>; rel="next"', {"next": "https://a.example/x?ids=1,2"}),
+        ('<https://a.example/b>; rel="prev first"; title="x"',
+         {"prev": "https://a.example/b", "first": "https://a.example/b"}),
+        ("<https://a.example/n>; REL=Next", {"next": "https://a.example/n"}),
+        ('garbage, ;;;, <, rel="next", <>; rel="next"', {}),
+        ('<https://a.example/1>; rel="next", <https://a.example/2>; rel="next"',
+         {"next": "https://a.example/1"}),
+    ],
+)  # fmt: skip
+def test_link_headers_are_read_as_rfc_8288_writes_them(header: str, links: dict) -> None:
+    assert {rel: link["url"] for rel, link in transport.parse_links(header).items()} == links
+
+
+def test_the_fetch_path_never_imports_requests(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, oauthdance.data, oauthdance.api; print('requests' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_a_redirect_is_followed_within_the_origin_only(
     server: HostileServer, hostile_creds: Path, tmp_path: Path
 ) -> None:
@@ -279,7 +312,7 @@ def test_a_redirect_is_followed_within_the_origin_only(
 def test_pages_past_the_size_limit_stop_before_they_are_read_whole(
     server: HostileServer, hostile_creds: Path, monkeypatch
 ) -> None:
-    monkeypatch.setattr(http, "MAX_PAGE_BYTES", 1000)
+    monkeypatch.setattr(transport, "MAX_PAGE_BYTES", 1000)
     server.answer("/api/items", Answer.json([{"pad": "x" * 2000}]))
     done = fetch(hostile_creds)
     assert done.returncode == 1 and "answered with more than 1,000 bytes" in done.stderr

@@ -13,7 +13,7 @@ from conftest import run_invoke
 from hostile_server import Answer, HostileServer
 
 import oauthdance
-from oauthdance import flow, http
+from oauthdance import flow, http, transport
 from oauthdance.errors import ConfigError, NetworkError
 from oauthdance.providers import get_provider, load_providers
 from oauthdance.store import CredentialsFile
@@ -31,7 +31,7 @@ def server() -> Iterator[HostileServer]:
 @pytest.fixture
 def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The documented timeouts, shortened so a hang costs a test one second, not thirty."""
-    monkeypatch.setattr(http, "TIMEOUT", (1.0, 1.0))
+    monkeypatch.setattr(transport, "TIMEOUT", (1.0, 1.0))
     monkeypatch.setattr(http, "DEADLINE", 1.0)
 
 
@@ -142,7 +142,7 @@ def test_retry_after_is_never_slept_out_inside_the_session(
     server.reset()
     server.answer("/api/user", Answer.json({}, 503, (("Retry-After", "100000000"),)))
     assert session.get("/user").status_code == 503  # retried with backoff, not the header
-    assert len(server.requests) == 1 + http.RETRIES
+    assert len(server.requests) == 1 + transport.RETRIES
 
 
 def test_the_token_goes_to_the_api_origin_only(

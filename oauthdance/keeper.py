@@ -1,0 +1,83 @@
+"""The owner's current token for one API, kept for many threads: `TokenKeeper`.
+
+It finds the token (the environment's, else the stored owner's), refreshes it when it is
+due, and after a 401 refreshes it once however many threads met the 401 together (the
+refresh re-reads the store under its turn and finds a token another thread already
+replaced). It speaks no HTTP library: `BearerPages` puts it on the fetch engine's
+`transport.PagePool`, and `bearer.BearerAuth` on requests.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from . import transport
+from .client import resolve_client
+from .errors import NotLoggedIn
+from .lifecycle import FoundToken, find_token, needs_refresh, refresh_token
+from .oauth import is_vschar_text
+from .providers import Provider
+from .store import Store
+from .urls import origin
+
+
+class TokenKeeper:
+    """The token to send to one provider's API (at `origin` only) for one owner."""
+
+    def __init__(self, creds: Store, provider: Provider, user: str | None) -> None:
+        self.creds, self.user = creds, user
+        self.provider = resolve_client(provider, creds.record(provider.name)).provider
+        self.origin = origin(self.provider.api_root)
+        self._found: FoundToken | None = None
+        self._lock = threading.Lock()
+
+    def current_token(self) -> FoundToken:
+        """The token to send now, refreshed first when it is due."""
+        with self._lock:
+            if self._found is None or needs_refresh(self._found.record):
+                self._found = find_token(self.creds, self.provider, self.user)
+            found = self._found
+        if not is_vschar_text(found.access_token):
+            raise NotLoggedIn(
+                f"the {self.provider.name} token from the {found.source} has characters other "
+                "than visible ASCII (spaces, line breaks), so it cannot be sent",
+                "set the variable again without them, or log in again",
+            )
+        return found
+
+    def renewed(self, sent: str) -> str | None:
+        """After a 401 for the token `sent`: a fresh one (refreshed once, unless another
+        worker already did), or None when this owner's token cannot be refreshed."""
+        with self._lock:
+            found = self._found
+        if found is None or found.owner is None or not found.record.get("refresh_token"):
+            return None
+        fresh = refresh_token(self.creds, self.provider, found.owner, stale_token=sent)
+        with self._lock:
+            self._found = FoundToken(fresh["access_token"], found.owner, "file", dict(fresh))
+        return fresh["access_token"]
+
+
+class BearerPages:
+    """The fetch engine's GETs with the owner's token, on `transport.PagePool`: the same
+    rules as `BearerAuth` (its own API origin only, refreshed when due, once more after a
+    401)."""
+
+    def __init__(self, keeper: TokenKeeper, pool: transport.PagePool) -> None:
+        self.keeper, self.pool = keeper, pool
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> transport.Answer:
+        if origin(url) != self.keeper.origin:
+            return self.pool.get(url, headers)
+        token = self.keeper.current_token().access_token
+        answer = self.pool.get(url, {**(headers or {}), "Authorization": f"Bearer {token}"})
+        if answer.status_code == 401:
+            fresh = self.keeper.renewed(token)
+            if fresh is not None:
+                answer = self.pool.get(url, {**(headers or {}), "Authorization": f"Bearer {fresh}"})
+        return answer
+
+
+def api_pages(keeper: TokenKeeper, workers: int) -> BearerPages:
+    """The fetch engine's way to the provider's API: a keep-alive connection per worker."""
+    return BearerPages(keeper, transport.PagePool(keeper.provider.api_headers, size=workers))

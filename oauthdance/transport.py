@@ -1,0 +1,228 @@
+"""What sits under every request oauthdance sends: urllib3, with one policy.
+
+- `TIMEOUT` and `retry_policy()`: a (connect, read) timeout on every request; idempotent
+  requests retried when they cannot connect and on 502/503/504, with backoff, never
+  after a read timed out (a hang costs one timeout) and never by sleeping out a
+  `Retry-After` (a 403/429 goes back to the caller, whose rate-limit gate shows notices
+  and honours `--no-wait`). `http.py` gives requests sessions the same policy.
+- `Answer`: an answer read whole.
+- `PagePool`: the fetch engine's GETs, straight on urllib3's pool (half the CPU of a
+  `requests` call per page, and requests is never imported on that path); redirects are
+  followed only within the origin, bodies are bounded, and every failure is a
+  `NetworkError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from urllib3.exceptions import HTTPError as UrllibError
+from urllib3.util.retry import Retry
+
+from .errors import NetworkError, printable
+from .urls import is_secure, origin
+
+USER_AGENT = "oauthdance/0.1 (+https://pypi.org/project/oauthdance/)"
+TIMEOUT = (10.0, 30.0)  # seconds to connect, and to wait for each read
+RETRIES = 3
+
+
+def retry_policy(retries: int = RETRIES) -> Retry:
+    """Connection failures and 502/503/504 again, with backoff; never a timed-out read
+    (a hang costs one timeout) and never by sleeping out a `Retry-After`."""
+    return Retry(
+        total=retries,
+        read=False,
+        redirect=False,
+        backoff_factor=0.3,
+        backoff_jitter=0.2,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
+        respect_retry_after_header=False,  # the caller's rate-limit gate owns Retry-After
+        raise_on_status=False,
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer read whole: status, headers and body (an authorization server's, or a page
+    of API data)."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; `ValueError` if it is not JSON."""
+        return json.loads(self.content)
+
+    def json_or_none(self) -> Any:
+        """The body as JSON, or None where it is not JSON (HTML, truncated, empty)."""
+        try:
+            return self.json()
+        except ValueError:
+            return None
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The `Link` header by relation: `{"next": {"url": ...}}`, as requests gives it."""
+        return parse_links(self.headers.get("Link") or "")
+
+
+_LINK = re.compile(r"<([^<>\s]*)>((?:\s*;\s*[^;,<]*)*)")
+_PARAM = re.compile(r"""\s*;\s*([^=;,\s]+)\s*=\s*("[^"]*"|[^;,\s]*)""")
+
+
+def parse_links(value: str) -> dict[str, dict[str, str]]:
+    """A `Link` header (RFC 8288: `<url>; rel="next", <url>; rel="last"`) by relation, in
+    requests' shape; a relation named twice keeps its first link, and what does not parse
+    is left out."""
+    links: dict[str, dict[str, str]] = {}
+    for match in _LINK.finditer(value):
+        if not match.group(1).strip():
+            continue
+        params = {name.lower(): raw.strip('"') for name, raw in _PARAM.findall(match.group(2))}
+        for rel in params.get("rel", "").split():
+            links.setdefault(rel.lower(), {"url": match.group(1).strip(), **params})
+    return links
+
+
+MAX_PAGE_BYTES = 256 << 20  # a page of API data larger than this is not a page
+MAX_SAME_ORIGIN_REDIRECTS = 5
+
+
+class PagePool:
+    """Keep-alive GETs for the fetch engine, one connection per worker.
+
+    It sits below requests, on urllib3's pool, because a page costs half the CPU there and
+    a fetch is CPU-bound on a fast link; the public session type stays `requests`. The
+    same timeouts and retries as `new_session`; the same proxies and CA bundle as requests
+    (the environment's proxies, `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE`, else certifi).
+    """
+
+    def __init__(
+        self,
+        headers: Mapping[str, str] | None = None,
+        *,
+        size: int = 10,
+        retries: int = RETRIES,
+        timeout: tuple[float, float] | None = None,
+    ) -> None:
+        from urllib.request import getproxies
+
+        import urllib3
+
+        connect, read = timeout or TIMEOUT
+        self.headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
+        self.headers.update(headers or {})
+        options: dict[str, Any] = {
+            "maxsize": max(size, 1),
+            "retries": retry_policy(retries),
+            "timeout": urllib3.Timeout(connect=connect, read=read),
+            "ca_certs": _ca_bundle(),
+        }
+        self._direct = urllib3.PoolManager(**options)
+        self._options = options
+        self._proxies: dict[str, Any] = {}
+        self._proxy_for = {scheme: url for scheme, url in getproxies().items() if url}
+
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Answer:
+        """One GET: the whole answer, following redirects within the URL's origin only."""
+        from urllib.parse import urljoin
+
+        sent = {**self.headers, **(headers or {})}
+        for _ in range(MAX_SAME_ORIGIN_REDIRECTS + 1):
+            reply = self._get_once(url, sent)
+            location = reply.headers.get("Location")
+            if reply.status_code not in (301, 302, 303, 307, 308) or not location:
+                return reply
+            target = urljoin(url, location)
+            if origin(target) != origin(url):
+                return reply  # the caller says what it is; the token never leaves its origin
+            url = target
+        raise NetworkError(
+            f"{printable(url)} redirects more than {MAX_SAME_ORIGIN_REDIRECTS} times",
+            "check the path; the provider's redirects go round in a circle",
+        )
+
+    def _get_once(self, url: str, headers: Mapping[str, str]) -> Answer:
+        if not is_secure(url):
+            raise NetworkError(
+                f"refusing to send a token to {printable(url)!r}: it is neither https nor "
+                "loopback http",
+                "fix the provider's api_base (https://, or http:// on 127.0.0.1)",
+            )
+        try:
+            answer = self._manager(url).request(
+                "GET", url, headers=headers, redirect=False, preload_content=False
+            )
+            try:
+                content = _read_page(answer, url)
+            finally:
+                answer.release_conn()
+        except NetworkError:
+            raise
+        except (UrllibError, OSError, ValueError) as exc:
+            raise NetworkError(
+                f"could not fetch {printable(url)}: {type(exc).__name__}",
+                "check the network and the provider's host; what was fetched so far is saved",
+            ) from exc
+        return Answer(url, answer.status, answer.headers, content)
+
+    def _manager(self, url: str) -> Any:
+        """The pool for `url`: direct, or through the proxy the environment names for it
+        (read once per pool: looking it up costs more than a page does)."""
+        from urllib.parse import urlsplit
+        from urllib.request import proxy_bypass
+
+        parts = urlsplit(url)
+        proxy = self._proxy_for.get(parts.scheme)
+        if not proxy or proxy_bypass(parts.hostname or ""):
+            return self._direct
+        if proxy not in self._proxies:
+            import urllib3
+
+            self._proxies[proxy] = urllib3.ProxyManager(proxy, **self._options)
+        return self._proxies[proxy]
+
+
+def _read_page(answer: Any, url: str) -> bytes:
+    """The whole body; one that says or decodes past `MAX_PAGE_BYTES` is an error."""
+    declared = answer.headers.get("Content-Length") or ""
+    compressed = answer.headers.get("Content-Encoding", "identity") != "identity"
+    if declared.isdigit() and int(declared) <= MAX_PAGE_BYTES and not compressed:
+        return answer.read()  # urllib3 checks that exactly this many bytes came
+    chunks, size = [], 0
+    if compressed or not declared.isdigit():  # count what it decodes to, as it comes
+        for chunk in answer.stream(1 << 20):
+            size += len(chunk)
+            if size > MAX_PAGE_BYTES:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    raise NetworkError(
+        f"{printable(url)} answered with more than {MAX_PAGE_BYTES:,} bytes",
+        "ask for smaller pages (per_page), or check the path",
+    )
+
+
+def _ca_bundle() -> str:
+    """The CA bundle requests would use: the environment's, else certifi's."""
+    import os
+
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        return bundle
+    import certifi
+
+    return certifi.where()
