@@ -157,8 +157,8 @@ class PagePool:
     def _get_once(self, url: str, headers: Mapping[str, str]) -> Answer:
         if not is_secure(url):
             raise NetworkError(
-                f"refusing to send a token to {printable(url)!r}: it is neither https nor "
-                "loopback http",
+                f"refusing to fetch {printable(url)!r}: it is not an https URL, nor http on "
+                "loopback",
                 "fix the provider's api_base (https://, or http:// on 127.0.0.1)",
             )
         try:

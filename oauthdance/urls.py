@@ -28,6 +28,10 @@ def is_secure(url: str) -> bool:
 
 
 def origin(url: str) -> tuple[str, str]:
-    """(scheme, host:port): the unit a token is bound to."""
-    parts = urlsplit(url)
+    """(scheme, host:port): the unit a token is bound to. A URL that does not parse (a
+    hostile `Link` header's `http://[::1`) has none, and matches no real one."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "", ""
     return parts.scheme, parts.netloc.lower()

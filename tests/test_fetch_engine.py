@@ -356,3 +356,14 @@ def test_the_python_iterator_yields_before_the_last_page_arrives(
     assert first["name"] == "repo-00001"
     items.close()  # the caller stops early: no waiting for the rest
     assert time.monotonic() - started < 5
+
+
+def test_a_link_that_is_not_a_url_ends_the_fetch_clearly(
+    server: HostileServer, hostile_creds: Path
+) -> None:
+    for link in ('<http://[::1>; rel="next"', '<ftp://127.0.0.1/x>; rel="next"'):
+        headers = (("Content-Type", "application/json"), ("Link", link))
+        server.answer("/api/items", Answer(200, b"[1]", headers))
+        done = fetch(hostile_creds)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert "refusing to fetch" in done.stderr and "saved 1 items" in done.stderr
