@@ -37,6 +37,13 @@ from oauthdance.tasks import namespace
 ROOT = Path(__file__).resolve().parents[1]
 STREAMS = ("stdin", "stdout", "stderr")
 
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than the cores. About a fifth of the suite's time is
+    spent waiting (timeouts run out, child processes start), which the extra worker fills:
+    54 s instead of 60 s on 2 cores."""
+    return (os.cpu_count() or 1) + 1
+
 # -- isolation --------------------------------------------------------------------------------
 
 # What the package reads from the environment besides each provider's own variables (those
