@@ -12,6 +12,7 @@ import functools
 import io
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -38,11 +39,18 @@ ROOT = Path(__file__).resolve().parents[1]
 STREAMS = ("stdin", "stdout", "stderr")
 
 
+# A suite started as a background job of a script (`cmd &`) inherits SIGINT ignored, and
+# so would every process it starts: Ctrl-C would reach nothing the signal tests run.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: one worker more than the cores. About a fifth of the suite's time is
     spent waiting (timeouts run out, child processes start), which the extra worker fills:
     54 s instead of 60 s on 2 cores."""
     return (os.cpu_count() or 1) + 1
+
 
 # -- isolation --------------------------------------------------------------------------------
 
