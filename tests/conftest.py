@@ -40,9 +40,12 @@ STREAMS = ("stdin", "stdout", "stderr")
 
 
 # A suite started as a background job of a script (`cmd &`) inherits SIGINT ignored, and
-# so would every process it starts: Ctrl-C would reach nothing the signal tests run.
+# under `nohup` SIGHUP; so would every process it starts, and the signal tests' Ctrl-C and
+# closed terminal would reach nothing. (test_signals ignores SIGHUP on purpose, per test.)
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
