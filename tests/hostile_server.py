@@ -30,6 +30,7 @@ import threading
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -256,3 +257,36 @@ def loopback_only(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return refused
+
+
+# -- a provider and a stored token pointing at this server, for the client's tests --------
+
+TOKEN = "gho_stored_access_token_abcdef"  # the stored owner's access token
+
+
+def provider_file(tmp_path: Path, server: HostileServer, monkeypatch: Any) -> Path:
+    """Provider `hostile` (its API under the server's /api) in a providers file that the
+    environment names."""
+    path = tmp_path / "providers.yaml"
+    path.write_text(
+        "hostile:\n"
+        f"  authorize_url: {server.url}/authorize\n"
+        f"  token_url: {server.url}/token\n"
+        f"  api_base: {server.url}/api\n"
+        "  client_auth: client_secret_post\n"
+    )
+    monkeypatch.setenv("OAUTHDANCE_PROVIDERS", str(path))
+    return path
+
+
+def with_token(tmp_path: Path, server: HostileServer, monkeypatch: Any) -> Path:
+    """A credentials file with a stored, non-expiring token for provider `hostile`."""
+    provider_file(tmp_path, server, monkeypatch)
+    path = tmp_path / "creds.json"
+    record = {
+        "client_id": "cid",
+        "tokens": {"octocat": {"access_token": TOKEN, "token_type": "bearer"}},
+        "default_user": "octocat",
+    }
+    path.write_text(json.dumps({"hostile": record}))
+    return path

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import run_invoke
-from hostile_server import Answer, HostileServer
+from hostile_server import TOKEN, Answer, HostileServer, with_token
 from lifecycle_helpers import logged_in
 
 import oauthdance
@@ -24,8 +24,6 @@ from oauthdance.cache import ETagCache
 from oauthdance.fetcher import Window
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.sandbox import server as sandbox_server
-
-TOKEN = "gho_stored_access_token_abcdef"
 
 
 @pytest.fixture
@@ -37,22 +35,7 @@ def server() -> Iterator[HostileServer]:
 @pytest.fixture
 def hostile_creds(server: HostileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Provider `hostile` (its API under the server's /api) and a stored token for it."""
-    providers = tmp_path / "providers.yaml"
-    providers.write_text(
-        "hostile:\n"
-        f"  authorize_url: {server.url}/authorize\n"
-        f"  token_url: {server.url}/token\n"
-        f"  api_base: {server.url}/api\n"
-    )
-    monkeypatch.setenv("OAUTHDANCE_PROVIDERS", str(providers))
-    path = tmp_path / "creds.json"
-    record = {
-        "client_id": "cid",
-        "tokens": {"octocat": {"access_token": TOKEN, "token_type": "bearer"}},
-        "default_user": "octocat",
-    }
-    path.write_text(json.dumps({"hostile": record}))
-    return path
+    return with_token(tmp_path, server, monkeypatch)
 
 
 @pytest.fixture

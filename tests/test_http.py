@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import run_invoke
-from hostile_server import Answer, HostileServer
+from hostile_server import TOKEN, Answer, HostileServer, provider_file, with_token
 
 import oauthdance
 from oauthdance import flow, http, transport
@@ -19,7 +19,6 @@ from oauthdance.providers import get_provider, load_providers
 from oauthdance.store import CredentialsFile
 
 SECRET = "s3cret-client-secret"
-TOKEN = "gho_stored_access_token_abcdef"
 
 
 @pytest.fixture
@@ -35,19 +34,6 @@ def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http, "DEADLINE", 1.0)
 
 
-def provider_file(tmp_path: Path, server: HostileServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "providers.yaml"
-    path.write_text(
-        "hostile:\n"
-        f"  authorize_url: {server.url}/authorize\n"
-        f"  token_url: {server.url}/token\n"
-        f"  api_base: {server.url}/api\n"
-        "  client_auth: client_secret_post\n"
-    )
-    monkeypatch.setenv("OAUTHDANCE_PROVIDERS", str(path))
-    return path
-
-
 def with_code(tmp_path: Path, server: HostileServer, monkeypatch: pytest.MonkeyPatch):
     """A credentials file whose pending authorization has a code: ready to exchange."""
     provider = get_provider("hostile", provider_file(tmp_path, server, monkeypatch))
@@ -56,19 +42,6 @@ def with_code(tmp_path: Path, server: HostileServer, monkeypatch: pytest.MonkeyP
     started = flow.start_authorization(creds, provider)
     flow.store_code(creds, provider, code="the-code", state=started.state)
     return creds, provider
-
-
-def with_token(tmp_path: Path, server: HostileServer, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A credentials file with a stored, non-expiring token for provider `hostile`."""
-    provider_file(tmp_path, server, monkeypatch)
-    path = tmp_path / "creds.json"
-    record = {
-        "client_id": "cid",
-        "tokens": {"octocat": {"access_token": TOKEN, "token_type": "bearer"}},
-        "default_user": "octocat",
-    }
-    path.write_text(json.dumps({"hostile": record}))
-    return path
 
 
 @pytest.mark.parametrize("mode", ["hang", "trickle"])
