@@ -77,17 +77,11 @@ class CredentialsFile(Store):
 
     def read(self) -> dict[str, Any]:
         """The whole file as a dict (empty if the file does not exist yet)."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-            _warn_if_readable_by_others(self.path)
-        except FileNotFoundError:
+        text = self._read_text()
+        if text is None:
             return {}
-        except OSError as exc:
-            raise CredentialsFileError(
-                f"cannot read {self.path}: {exc.strerror}", "check the path and its permissions"
-            ) from exc
-        data = self._parse(text)
-        return {name: upgrade_record(rec) for name, rec in data.items()}
+        _warn_if_readable_by_others(self.path)
+        return {name: upgrade_record(rec) for name, rec in self._parse(text).items()}
 
     def record(self, provider: str) -> dict[str, Any]:
         """One provider's record (a copy; empty if there is none)."""
@@ -133,10 +127,15 @@ class CredentialsFile(Store):
             ) from exc
 
     def _parse_raw(self) -> dict[str, Any]:
+        text = self._read_text()
+        return {} if text is None else self._parse(text)
+
+    def _read_text(self) -> str | None:
+        """The file's text; None if it does not exist yet."""
         try:
-            return self._parse(self.path.read_text(encoding="utf-8"))
+            return self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}
+            return None
         except OSError as exc:
             raise CredentialsFileError(
                 f"cannot read {self.path}: {exc.strerror}", "check the path and its permissions"
