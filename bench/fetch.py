@@ -8,7 +8,7 @@ The sandbox runs in a process of its own: measured once against a thread of the 
 the curl floor was the same (0.145 vs 0.153 s for 200 pages at 0 ms, 4.37 vs 4.38 s at
 20 ms), and a process keeps its GIL and its CPU apart from the bench's.
 
-Run: python bench/fetch.py [--quick] [--items N] [--rounds N] [--workers N] [--only TEXT]
+Run: python bench/fetch.py [--quick] [--items N] [--rounds N] [--workers N] [--only TEXT,...]
      [--latencies 0,0.02,0.02+0.04 (seconds per request + per new connection)]
 Aims: data.fetch json <= 6.4x curl at 0 ms and <= 0.30x at 20 ms (also with 40 ms per
 new connection); the iterator <= 4.9x curl at 0 ms; ndjson's peak memory grows < 8 MiB
@@ -560,6 +560,16 @@ def check_package(folder: Path) -> None:
         sys.exit(f"the processes import oauthdance from {where}, not from {ROOT}")
 
 
+def chosen_variants(everything: list[Variant], only: str | None) -> list[Variant]:
+    """The variants whose name holds one of `only`'s comma-separated texts (all if none)."""
+    texts = [t.strip().lower() for t in (only or "").split(",") if t.strip()]
+    chosen = [v for v in everything if not texts or any(t in v.name.lower() for t in texts)]
+    if not chosen:
+        names = ", ".join(v.name for v in everything)
+        sys.exit(f"--only {only!r} names no variant; they are: {names}")
+    return chosen
+
+
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -568,7 +578,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds of every variant (default 5; quick 2)")
     parser.add_argument("--latencies", default="0,0.02,0.02+0.04")
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--only", help="run the variants whose name holds this text")
+    parser.add_argument(
+        "--only", help="run the variants whose name holds one of these comma-separated texts"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer rounds, items")
     parser.add_argument("--sandbox", choices=("process", "thread"), default="process")
     args = parser.parse_args()
@@ -588,7 +600,7 @@ def main() -> None:
         creds = folder / "creds.json"
         with serving(args.sandbox, creds) as served:
             everything = variants(served, folder, creds, args.workers)
-            chosen = [v for v in everything if (args.only or "").lower() in v.name.lower()]
+            chosen = chosen_variants(everything, args.only)
             bench = Bench(served, folder, chosen, args.items, [])
             # Untimed, latency off: fill the sandbox's page cache for every URL each client
             # asks (and the ETag cache, and the OS's), so no variant pays the server's CPU.

@@ -18,7 +18,7 @@ import shlex
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -41,7 +41,8 @@ from .progress import Progress
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
     from concurrent.futures import Future
 
-    from .cache import ETagCache
+    from .cache import Cached, ETagCache
+    from .transport import Pending
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
@@ -148,39 +149,66 @@ class Fetcher:
     # -- one page --------------------------------------------------------------------------
 
     def get_page(self, url: str) -> Page:
+        """One page, waiting out rate limits (and trying again after them) as it must."""
+        return self._page(*self._answered(self._send(url)))
+
+    def _send(self, url: str) -> Sent:
+        """The GET for `url`, sent once the rate-limit gate is open (`If-None-Match` when
+        the page is cached); its answer is read by `_answered`."""
+        self._wait_for_gate()
+        cached = self.cache.get(url) if self.cache else None
+        headers = {"If-None-Match": cached.etag} if cached else {}
+        started, cpu = time.perf_counter(), time.thread_time()
+        send = getattr(self.session, "send", None)
+        if send is None:  # a session that only answers at once
+            from .transport import Pending
+
+            response = self.session.get(url, headers=headers)
+            pending = Pending(lambda: response)
+        else:
+            pending = send(url, headers)
+        waited = time.perf_counter() - started - (time.thread_time() - cpu)
+        return Sent(url, cached, pending, waited)
+
+    def _answered(self, sent: Sent) -> tuple[Sent, Any]:
+        """`sent`'s answer: a 200, or a 304 for a cached page. A rate limit is waited out
+        (the gate closes; the next send waits at it) and the page asked for again; any
+        other refusal raises. How long it waited off the CPU tells the `Window`."""
         while True:
-            self._wait_for_gate()
-            cached = self.cache.get(url) if self.cache else None
-            headers = {"If-None-Match": cached.etag} if cached else {}
-            response = self._get(url, headers)
+            started, cpu = time.perf_counter(), time.thread_time()
+            response = sent.pending.answer()
+            self.window.waited(
+                sent.waited + time.perf_counter() - started - (time.thread_time() - cpu)
+            )
             with self._lock:
                 self.requests += 1
-            remaining = response.headers.get("X-RateLimit-Remaining")
-            if response.status_code == 304 and cached:
+            if response.status_code == 304 and sent.cached:
                 with self._lock:
                     self.not_modified += 1
-                return checked_page(
-                    url, cached.body, cached.links, from_cache=True, remaining=remaining
-                )
+                return sent, response
             if response.status_code == 200:
                 with self._lock:
                     self._secondary_hits = 0
-                links = {rel: link["url"] for rel, link in response.links.items()}
-                page = checked_page(url, response.content, links, remaining=remaining)
-                if self.cache and response.headers.get("ETag"):
-                    self.cache.put(url, response.headers["ETag"], page.body, links)
-                if remaining == "0":  # polite: wait for the reset before the next request
+                if response.headers.get("X-RateLimit-Remaining") == "0":
+                    # polite: no further request leaves before the reset
                     self._close_gate(self._reset_time(response.headers), primary=True)
-                return page
-            self._handle_refusal(url, response)
+                return sent, response
+            self._handle_refusal(sent.url, response)
+            sent = self._send(sent.url)
 
-    def _get(self, url: str, headers: dict[str, str]) -> Any:
-        """One GET (connection errors and 5xx were retried below, and failures are a
-        `NetworkError`); how long it waited on the network tells the `Window`."""
-        started, cpu = time.perf_counter(), time.thread_time()
-        response = self.session.get(url, headers=headers)
-        self.window.waited(time.perf_counter() - started - (time.thread_time() - cpu))
-        return response
+    def _page(self, sent: Sent, response: Any) -> Page:
+        """The page in an answer `_answered` accepted: checked as JSON, and cached."""
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if response.status_code == 304 and sent.cached:
+            cached = sent.cached
+            return checked_page(
+                sent.url, cached.body, cached.links, from_cache=True, remaining=remaining
+            )
+        links = {rel: link["url"] for rel, link in response.links.items()}
+        page = checked_page(sent.url, response.content, links, remaining=remaining)
+        if self.cache and response.headers.get("ETag"):
+            self.cache.put(sent.url, response.headers["ETag"], page.body, links)
+        return page
 
     def _handle_refusal(self, url: str, response: Any) -> None:
         """Wait (and return, to retry) for rate limits; raise for everything else."""
@@ -364,10 +392,12 @@ class Fetcher:
         )
 
     def _in_order(self, urls: Iterator[str], workers: int) -> Iterator[Page]:
-        """Pages fetched by up to `workers` threads, as many in flight as the `Window`
-        says, handed on in the order of `urls`. A page that finishes early frees its place
-        at once (a slow one does not hold up the rest), and at most `2 * workers` pages
-        wait to be handed on, so memory stays bounded."""
+        """Pages in the order of `urls`, as many in flight as the `Window` says.
+
+        A window of one stays on this thread (`_one_at_a_time`). A wider one uses up to
+        `workers` threads; a page that finishes early frees its place at once (a slow one
+        does not hold up the rest), and at most `2 * workers` pages wait to be handed on,
+        so memory stays bounded."""
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         queued: deque[Future[Page]] = deque()  # submitted, in order, not yet handed on
@@ -375,11 +405,8 @@ class Fetcher:
         try:
             left = True
             while left or queued:
-                if not queued and self.window.size == 1:  # one at a time: no hand-over
-                    url = next(urls, None)
-                    if url is None:
-                        break
-                    yield self._delivered(self.get_page(url))
+                if not queued and self.window.size == 1:
+                    left = yield from self._one_at_a_time(urls)
                     continue
                 flying = [future for future in queued if not future.done()]
                 while left and len(flying) < self.window.size and len(queued) < 2 * workers:
@@ -397,6 +424,26 @@ class Fetcher:
             self._abandoned = True  # (after an error or Ctrl-C) until the limit resets
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _one_at_a_time(self, urls: Iterator[str]) -> Generator[Page, None, bool]:
+        """Pages one request at a time, on this thread, while the window stays one: each
+        page's answer is read, the next page's request sent, and only then is the page
+        checked and handed on, so the server works on the next while we work on this one.
+        Returns whether `urls` has more (the window widened)."""
+        url = next(urls, None)
+        sent = self._send(url) if url is not None else None
+        try:
+            while sent is not None:
+                answered = self._answered(sent)
+                sent = None
+                if self.window.size == 1:
+                    url = next(urls, None)
+                    sent = self._send(url) if url is not None else None
+                yield self._delivered(self._page(*answered))
+        finally:
+            if sent is not None:  # not wanted any more: its connection is not reused
+                sent.pending.discard()
+        return url is not None
+
     def _done(self, future: Future[Page]) -> Page:
         return self._delivered(future.result())
 
@@ -410,6 +457,17 @@ class Fetcher:
     ) -> Iterator[Any]:
         for page in self.pages(url, max_pages, workers):
             yield from page.items
+
+
+@dataclass
+class Sent:
+    """A page's request on its way: what was cached for it, its answer to come, and how
+    long sending it waited off the CPU (connecting)."""
+
+    url: str
+    cached: Cached | None
+    pending: Pending
+    waited: float
 
 
 class Window:

@@ -67,15 +67,26 @@ class BearerPages:
         self.keeper, self.pool = keeper, pool
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> transport.Answer:
+        return self.send(url, headers).answer()
+
+    def send(self, url: str, headers: dict[str, str] | None = None) -> transport.Pending:
+        """The GET sent now, its answer read when asked for (see `transport.PagePool`)."""
         if origin(url) != self.keeper.origin:
-            return self.pool.get(url, headers)
+            return self.pool.send(url, headers)
         token = self.keeper.current_token().access_token
-        answer = self.pool.get(url, {**(headers or {}), "Authorization": f"Bearer {token}"})
-        if answer.status_code == 401:
-            fresh = self.keeper.renewed(token)
-            if fresh is not None:
-                answer = self.pool.get(url, {**(headers or {}), "Authorization": f"Bearer {fresh}"})
-        return answer
+        sent = self.pool.send(url, {**(headers or {}), "Authorization": f"Bearer {token}"})
+
+        def answer() -> transport.Answer:
+            reply = sent.answer()
+            if reply.status_code == 401:
+                fresh = self.keeper.renewed(token)
+                if fresh is not None:
+                    reply = self.pool.get(
+                        url, {**(headers or {}), "Authorization": f"Bearer {fresh}"}
+                    )
+            return reply
+
+        return transport.Pending(answer, sent.discard)
 
 
 def api_pages(keeper: TokenKeeper, workers: int) -> BearerPages:

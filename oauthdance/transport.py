@@ -6,8 +6,9 @@
   `Retry-After` (a 403/429 goes back to the caller, whose rate-limit gate shows notices
   and honours `--no-wait`). `http.py` gives requests sessions the same policy.
 - `Answer`: an answer read whole.
-- `PagePool`: the fetch engine's GETs, straight on urllib3's pool (half the CPU of a
-  `requests` call per page, and requests is never imported on that path); redirects are
+- `PagePool`: the fetch engine's GETs, straight on urllib3's connections (half the CPU of
+  a `requests` call per page, and requests is never imported on that path), each sent
+  now and its answer read when the caller is ready for it (`Pending`); redirects are
   followed only within the origin, bodies are bounded, and every failure is a
   `NetworkError`.
 """
@@ -16,8 +17,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import threading
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from typing import Any
 
 from urllib3.exceptions import HTTPError as UrllibError
@@ -100,13 +104,30 @@ MAX_PAGE_BYTES = 256 << 20  # a page of API data larger than this is not a page
 MAX_SAME_ORIGIN_REDIRECTS = 5
 
 
-class PagePool:
-    """Keep-alive GETs for the fetch engine, one connection per worker.
+@dataclass(frozen=True)
+class Pending:
+    """A request on its way: `answer()` reads its answer (waiting for it if need be);
+    `discard()` gives it up unread (its connection is closed, not reused)."""
 
-    It sits below requests, on urllib3's pool, because a page costs half the CPU there and
-    a fetch is CPU-bound on a fast link; the public session type stays `requests`. The
-    same timeouts and retries as `new_session`; the same proxies and CA bundle as requests
-    (the environment's proxies, `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE`, else certifi).
+    answer: Callable[[], Answer]
+    discard: Callable[[], None] = lambda: None
+
+
+RETRIED_STATUSES = (502, 503, 504)
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class PagePool:
+    """Keep-alive GETs for the fetch engine: one connection per request in flight.
+
+    It sits below requests, on urllib3's connections, because a page costs half the CPU
+    there and a fetch is CPU-bound on a fast link; the public session type stays
+    `requests`. `send` writes a GET on an idle connection of its own and returns at once,
+    so the caller can handle the page before while the server works on this one; anything
+    but a plain answer on that first try (a dropped connection, a 502/503/504, a redirect,
+    a proxy) goes the way `get` does, on urllib3's pool with the same timeouts and retries
+    as `new_session`, and the same proxies and CA bundle as requests (the environment's
+    proxies, `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE`, else certifi).
     """
 
     def __init__(
@@ -121,46 +142,119 @@ class PagePool:
 
         import urllib3
 
-        connect, read = timeout or TIMEOUT
+        self._timeout = timeout or TIMEOUT
+        connect, read = self._timeout
         self.headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
         self.headers.update(headers or {})
+        self._ca_certs = _ca_bundle()
         options: dict[str, Any] = {
             "maxsize": max(size, 1),
             "retries": retry_policy(retries),
             "timeout": urllib3.Timeout(connect=connect, read=read),
-            "ca_certs": _ca_bundle(),
+            "ca_certs": self._ca_certs,
         }
         self._direct = urllib3.PoolManager(**options)
         self._options = options
         self._proxies: dict[str, Any] = {}
         self._proxy_for = {scheme: url for scheme, url in getproxies().items() if url}
+        self._idle: dict[tuple[str, str, int | None], list[Any]] = {}
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._idle)  # as urllib3's pools close theirs
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Answer:
         """One GET: the whole answer, following redirects within the URL's origin only."""
+        sent = {**self.headers, **(headers or {})}
+        return self._followed(url, sent, self._get_once(url, sent))
+
+    def send(self, url: str, headers: Mapping[str, str] | None = None) -> Pending:
+        """One GET, written now on a keep-alive connection of its own; its answer is read
+        when asked for. What cannot go that way is fetched by `get` when asked for."""
+        from urllib.parse import urlsplit
+
+        _check_secure(url)
+        parts = urlsplit(url)
+        if self._manager(url) is not self._direct or parts.scheme not in ("http", "https"):
+            return Pending(lambda: self.get(url, headers))
+        key = (parts.scheme, parts.hostname or "", parts.port)
+        sent = {**self.headers, **(headers or {})}
+        connection = self._connection(key)
+        connection.timeout = self._timeout[0]
+        try:
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("GET", target, headers=sent, preload_content=False)
+        except (UrllibError, HTTPException, OSError, ValueError):
+            connection.close()
+            return Pending(lambda: self.get(url, headers))  # tried again, as urllib3 would
+        return Pending(lambda: self._answer(connection, key, url, headers, sent), connection.close)
+
+    def _connection(self, key: tuple[str, str, int | None]) -> Any:
+        """An idle connection to `key`'s origin (one the server dropped is opened afresh
+        when used), else a new one."""
+        with self._lock:
+            idle = self._idle.get(key)
+            connection = idle.pop() if idle else None
+        if connection is not None:
+            if connection.sock is not None and not connection.is_connected:
+                connection.close()  # the next request connects again
+            return connection
+        from urllib3.connection import HTTPConnection, HTTPSConnection
+
+        scheme, host, port = key
+        if scheme == "http":
+            return HTTPConnection(host, port, timeout=self._timeout[0])
+        return HTTPSConnection(
+            host, port, timeout=self._timeout[0], cert_reqs="CERT_REQUIRED", ca_certs=self._ca_certs
+        )
+
+    def _answer(
+        self,
+        connection: Any,
+        key: tuple[str, str, int | None],
+        url: str,
+        headers: Mapping[str, str] | None,
+        sent: Mapping[str, str],
+    ) -> Answer:
+        """The answer to a request `send` wrote: read whole, its connection kept for the
+        next one; a failure or a 502/503/504 goes again through `get` (with its retries)."""
+        try:
+            connection.timeout = self._timeout[1]
+            response = connection.getresponse()
+            content = _read_page(response, url)
+        except NetworkError:
+            connection.close()
+            raise
+        except (UrllibError, HTTPException, OSError, ValueError):
+            connection.close()
+            return self.get(url, headers)
+        with self._lock:
+            self._idle.setdefault(key, []).append(connection)
+        if response.status in RETRIED_STATUSES:
+            return self.get(url, headers)
+        return self._followed(url, sent, Answer(url, response.status, response.headers, content))
+
+    def _followed(self, url: str, sent: Mapping[str, str], reply: Answer) -> Answer:
+        """`reply`, or where it redirects to within `url`'s origin."""
         from urllib.parse import urljoin
 
-        sent = {**self.headers, **(headers or {})}
-        for _ in range(MAX_SAME_ORIGIN_REDIRECTS + 1):
-            reply = self._get_once(url, sent)
+        followed = 0
+        while True:
             location = reply.headers.get("Location")
-            if reply.status_code not in (301, 302, 303, 307, 308) or not location:
+            if reply.status_code not in REDIRECTS or not location:
                 return reply
             target = urljoin(url, location)
             if origin(target) != origin(url):
                 return reply  # the caller says what it is; the token never leaves its origin
+            if followed == MAX_SAME_ORIGIN_REDIRECTS:
+                raise NetworkError(
+                    f"{printable(url)} redirects more than {MAX_SAME_ORIGIN_REDIRECTS} times",
+                    "check the path; the provider's redirects go round in a circle",
+                )
+            followed += 1
             url = target
-        raise NetworkError(
-            f"{printable(url)} redirects more than {MAX_SAME_ORIGIN_REDIRECTS} times",
-            "check the path; the provider's redirects go round in a circle",
-        )
+            reply = self._get_once(url, sent)
 
     def _get_once(self, url: str, headers: Mapping[str, str]) -> Answer:
-        if not is_secure(url):
-            raise NetworkError(
-                f"refusing to fetch {printable(url)!r}: it is not an https URL, nor http on "
-                "loopback",
-                "fix the provider's api_base (https://, or http:// on 127.0.0.1)",
-            )
+        _check_secure(url)
         try:
             answer = self._manager(url).request(
                 "GET", url, headers=headers, redirect=False, preload_content=False
@@ -193,6 +287,20 @@ class PagePool:
 
             self._proxies[proxy] = urllib3.ProxyManager(proxy, **self._options)
         return self._proxies[proxy]
+
+
+def _close_all(idle: dict[Any, list[Any]]) -> None:
+    for connections in idle.values():
+        for connection in connections:
+            connection.close()
+
+
+def _check_secure(url: str) -> None:
+    if not is_secure(url):
+        raise NetworkError(
+            f"refusing to fetch {printable(url)!r}: it is not an https URL, nor http on loopback",
+            "fix the provider's api_base (https://, or http:// on 127.0.0.1)",
+        )
 
 
 def _read_page(answer: Any, url: str) -> bytes:

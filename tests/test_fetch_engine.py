@@ -192,6 +192,39 @@ def test_concurrent_requests_never_pass_workers(
         assert most[0] > 1
 
 
+def test_one_at_a_time_the_next_request_leaves_before_the_page_is_handed_on(
+    sandbox: RunningSandbox, creds: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(Window, "delivered", lambda self: None)  # the window stays one
+    asked, serve = [], sandbox_server.Handler._api
+
+    def counted(handler: Any, *args: Any) -> None:
+        asked.append(handler.path)
+        serve(handler, *args)
+
+    monkeypatch.setattr(sandbox_server.Handler, "_api", counted)
+    items = oauthdance.fetch("/user/repos", provider="sandbox", creds=creds, cache=False)
+    names = []
+    for index, item in enumerate(items):
+        names.append(item["name"])
+        page, first_on_page = index // 100 + 1, index % 100 == 0
+        if first_on_page and 1 < page < 13:  # page 1 comes alone: it names the last page
+            wanted = page + 1  # the caller holds this page: the next one is asked for
+            assert eventually(lambda wanted=wanted: len(asked) == wanted)
+            time.sleep(0.05)
+            assert len(asked) == wanted  # one ahead, no more
+    assert names == [f"repo-{n:05d}" for n in range(1, 1235)] and len(asked) == 13
+
+
+def eventually(condition: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 # -- the ETag cache -----------------------------------------------------------------------
 
 
@@ -326,6 +359,59 @@ def test_a_proxy_from_the_environment_is_used_as_requests_would(
         server.answer("/api/items", Answer.json([{"via": "direct"}]))
         done = fetch(hostile_creds)
         assert done.returncode == 0 and json.loads(done.stdout) == [{"via": "direct"}]
+
+
+def test_a_sent_request_is_answered_whatever_the_connection_went_through(
+    server: HostileServer, instant_retries: None
+) -> None:
+    """The server closes every connection (and once without a byte, once with a 503):
+    each answer still comes, on a fresh connection, and a discarded request's answer is
+    never taken for the next one's."""
+    pool = transport.PagePool(size=2)
+    server.answer("/a", Answer(mode="close"), Answer.json(["a"]))
+    server.answer("/b", Answer(503), Answer.json(["b"]))
+    server.answer("/c", Answer.json(["c"]))
+    assert pool.send(server.url + "/a").answer().json() == ["a"]
+    assert pool.send(server.url + "/b").answer().json() == ["b"]
+    dropped = pool.send(server.url + "/a")
+    dropped.discard()
+    assert pool.send(server.url + "/c").answer().json() == ["c"]
+    assert server.paths() == ["/a", "/a", "/b", "/b", "/a", "/c"]
+
+
+def test_a_kept_alive_connection_the_server_closed_is_opened_again() -> None:
+    """A server that keeps the connection alive, then drops it while it is idle (as
+    servers do after a few seconds): the next request connects again."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        for number in range(2):
+            connection, _ = listener.accept()
+            accepted.append(number)
+            with connection:
+                connection.recv(65536)
+                body = json.dumps([number]).encode()
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                time.sleep(0.1)  # kept alive a moment, then dropped without a word
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/items"
+    pool = transport.PagePool(size=1)
+    try:
+        assert pool.send(url).answer().json() == [0]
+        time.sleep(0.3)
+        assert pool.send(url).answer().json() == [1]
+        assert accepted == [0, 1]
+    finally:
+        thread.join(5)
+        listener.close()
 
 
 def test_the_python_iterator_yields_before_the_last_page_arrives(
