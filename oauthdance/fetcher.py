@@ -1,24 +1,23 @@
 """Fast, polite, paginated REST fetching through an authenticated page source.
 
 Fast: keep-alive connections, and once the first page names its last page, the rest are
-fetched concurrently and handed on in order. How many are in flight adapts (`Window`):
-one at first, more only while requests wait on the network rather than on our CPU, never
-more than `workers`. Pages are checked as JSON but not decoded unless someone wants their
-items (a JSON array is written out as it came). Polite: primary limits wait for the reset
-(or stop, with --no-wait), secondary limits honour `retry-after` or back off from 60 s,
-and unchanged pages are asked for with `If-None-Match` (a 304 is free). Bounded: no wait
-longer than `max_wait` (a longer one stops, saying when to retry) and no more than
-`page_limit` pages unless `max_pages` says how many, so a hostile or broken `Link` header
-cannot keep a fetch going for ever.
+asked for ahead, several in flight at once, and handed on in order, all on the caller's
+thread. How many are in flight adapts (`Window`): one at first, more only while the fetch
+waits on the network rather than works, never more than `workers`. Pages are checked as
+JSON but not decoded unless someone wants their items (a JSON array is written out as it
+came). Polite: primary limits wait for the reset (or stop, with --no-wait), secondary
+limits honour `retry-after` or back off from 60 s, and unchanged pages are asked for with
+`If-None-Match` (a 304 is free). Bounded: no wait longer than `max_wait` (a longer one
+stops, saying when to retry) and no more than `page_limit` pages unless `max_pages` says
+how many, so a hostile or broken `Link` header cannot keep a fetch going for ever.
 """
 
 from __future__ import annotations
 
 import shlex
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -39,8 +38,6 @@ from .oauth import split_scopes
 from .progress import Progress
 
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
-    from concurrent.futures import Future
-
     from .cache import Cached, ETagCache
     from .transport import Pending
 
@@ -137,12 +134,10 @@ class Fetcher:
         self.max_wait, self.page_limit = max_wait, page_limit
         self.progress = progress or Progress(enabled=False)
         self.sleep, self.clock = sleep, clock
-        self._gate_until = 0.0  # no request leaves before this instant (all threads)
+        self._gate_until = 0.0  # no request leaves before this instant
         self._gate_primary = False  # the gate waits for a primary-limit reset
         self._announced = 0.0
         self._secondary_hits = 0
-        self._abandoned = False  # the pages are no longer wanted: stop waiting at the gate
-        self._lock = threading.Lock()
         self.requests = self.not_modified = 0
         self.window = Window(DEFAULT_WORKERS)
 
@@ -180,15 +175,12 @@ class Fetcher:
             self.window.waited(
                 sent.waited + time.perf_counter() - started - (time.thread_time() - cpu)
             )
-            with self._lock:
-                self.requests += 1
+            self.requests += 1
             if response.status_code == 304 and sent.cached:
-                with self._lock:
-                    self.not_modified += 1
+                self.not_modified += 1
                 return sent, response
             if response.status_code == 200:
-                with self._lock:
-                    self._secondary_hits = 0
+                self._secondary_hits = 0
                 if response.headers.get("X-RateLimit-Remaining") == "0":
                     # polite: no further request leaves before the reset
                     self._close_gate(self._reset_time(response.headers), primary=True)
@@ -251,9 +243,8 @@ class Fetcher:
         )
 
     def _secondary(self, retry_after: float | None) -> None:
-        with self._lock:
-            self._secondary_hits += 1
-            hits = self._secondary_hits
+        self._secondary_hits += 1
+        hits = self._secondary_hits
         if hits > MAX_SECONDARY_HITS:
             raise ProviderError(
                 "secondary_rate_limit",
@@ -294,22 +285,23 @@ class Fetcher:
 
     def _close_gate(self, until: float, primary: bool) -> None:
         """No request leaves before `until`; a primary gate stops at once with --no-wait."""
-        with self._lock:
-            if until > self._gate_until:
-                self._gate_until, self._gate_primary = until, primary
+        if until > self._gate_until:
+            self._gate_until, self._gate_primary = until, primary
+
+    def _gate_open(self) -> bool:
+        return self._gate_until <= self.clock()
 
     def _wait_for_gate(self) -> None:
         while True:
-            with self._lock:
-                until, primary = self._gate_until, self._gate_primary
-                announce = until > self._announced
-                if announce and self.wait:
-                    self._announced = until
+            until, primary = self._gate_until, self._gate_primary
+            announce = until > self._announced
+            if announce and self.wait:
+                self._announced = until
             left = until - self.clock()
             if left <= 0:
                 return
             stamp = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%S UTC")
-            if not self.wait or left > self.max_wait or self._abandoned:
+            if not self.wait or left > self.max_wait:
                 raise self._stop(primary, stamp, left, until)
             if announce:
                 kind = "rate limit spent" if primary else "secondary rate limit"
@@ -334,14 +326,14 @@ class Fetcher:
     def pages(
         self, url: str, max_pages: int | None = None, workers: int = DEFAULT_WORKERS
     ) -> Iterator[Page]:
-        """Every page in order: concurrently once the last page is known, else by `next`.
+        """Every page in order: several in flight once the last page is known, else by
+        `next`.
 
         At most `max_pages`; without it, more than `page_limit` pages is an error (before
         the first page is handed on when the last page is known, else when it is reached).
         """
         check_limits(max_pages, workers, self.page_limit, self.max_wait)
         limit = self.page_limit if max_pages is None else max_pages
-        self._abandoned = False
         self.window = Window(workers)
         try:
             yield from self._pages(url, max_pages, limit, workers)
@@ -364,7 +356,7 @@ class Fetcher:
         if last and last > 1 and workers > 1:
             template = first.links["last"]
             urls = (with_query(template, {"page": n}) for n in range(2, last + 1))
-            yield from self._in_order(urls, workers)
+            yield from self._in_order(urls)
             return
         page, count, seen = first, 1, {first.url}
         while page.links.get("next"):
@@ -391,61 +383,32 @@ class Fetcher:
             "fetch the first N pages with --max-pages N, or raise --page-limit",
         )
 
-    def _in_order(self, urls: Iterator[str], workers: int) -> Iterator[Page]:
-        """Pages in the order of `urls`, as many in flight as the `Window` says.
-
-        A window of one stays on this thread (`_one_at_a_time`). A wider one uses up to
-        `workers` threads; a page that finishes early frees its place at once (a slow one
-        does not hold up the rest), and at most `2 * workers` pages wait to be handed on,
-        so memory stays bounded."""
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-        queued: deque[Future[Page]] = deque()  # submitted, in order, not yet handed on
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oauthdance-fetch")
+    def _in_order(self, urls: Iterator[str]) -> Iterator[Page]:
+        """Pages in the order of `urls`, as many requests in flight as the `Window` says,
+        all on this thread: each page's answer is read, the requests after it topped up
+        (unless a rate limit closed the gate: then this page is handed on first), and only
+        then is the page checked and handed on, so the server works on the next pages
+        while we work on this one. Threads would add nothing but hand-overs: the waiting
+        is the sockets', and at most `window.size` answers wait to be read."""
+        flying: deque[Sent] = deque()  # sent, in order, not yet answered
+        more = True
         try:
-            left = True
-            while left or queued:
-                if not queued and self.window.size == 1:
-                    left = yield from self._one_at_a_time(urls)
-                    continue
-                flying = [future for future in queued if not future.done()]
-                while left and len(flying) < self.window.size and len(queued) < 2 * workers:
-                    url = next(urls, None)
+            while True:
+                if not flying:  # after a wait at the gate, or at the start
+                    url = next(urls, None) if more else None
                     if url is None:
-                        left = False
-                        break
-                    queued.append(pool.submit(self.get_page, url))
-                    flying.append(queued[-1])
-                if queued and queued[0].done():
-                    yield self._done(queued.popleft())
-                elif flying:
-                    wait(flying, return_when=FIRST_COMPLETED)
-        finally:  # workers waiting for a rate limit give up, rather than hold the shutdown
-            self._abandoned = True  # (after an error or Ctrl-C) until the limit resets
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    def _one_at_a_time(self, urls: Iterator[str]) -> Generator[Page, None, bool]:
-        """Pages one request at a time, on this thread, while the window stays one: each
-        page's answer is read, the next page's request sent, and only then is the page
-        checked and handed on, so the server works on the next while we work on this one.
-        Returns whether `urls` has more (the window widened)."""
-        url = next(urls, None)
-        sent = self._send(url) if url is not None else None
-        try:
-            while sent is not None:
-                answered = self._answered(sent)
-                sent = None
-                if self.window.size == 1:
+                        return
+                    flying.append(self._send(url))
+                answered = self._answered(flying.popleft())
+                while more and len(flying) < self.window.size and self._gate_open():
                     url = next(urls, None)
-                    sent = self._send(url) if url is not None else None
+                    more = url is not None
+                    if more:
+                        flying.append(self._send(url))
                 yield self._delivered(self._page(*answered))
         finally:
-            if sent is not None:  # not wanted any more: its connection is not reused
+            for sent in flying:  # not wanted any more: their connections are not reused
                 sent.pending.discard()
-        return url is not None
-
-    def _done(self, future: Future[Page]) -> Page:
-        return self._delivered(future.result())
 
     def _delivered(self, page: Page) -> Page:
         self.window.delivered()
@@ -471,39 +434,42 @@ class Sent:
 
 
 class Window:
-    """How many requests to keep in flight: enough to cover the network's wait with our
-    own work, no more. While one request waits `wait` seconds on the network, the
-    process can handle `wait / cpu` whole other pages (`cpu`: its CPU time per page,
-    every thread counted), so the window is `1 + floor(wait / cpu)`, from 1 up to `cap`.
-    On a fast link that is one (the fetch stays on one thread: handing pages between
-    threads costs more CPU than the wait it would hide); at 20 ms a page, the cap.
+    """How many requests to keep in flight: enough that our own work covers the network's
+    wait, no more. With `size` requests in flight, the fetch works on other pages while a
+    request travels; a wait that work does not cover shows as time the fetch sits blocked
+    on an answer (`waited`). Each whole page of CPU time (`cpu`) that an answer still
+    keeps it waiting, on average over a round of answers (`size` of them, and at least
+    two: one slow answer is a hiccup), is one more request worth having in flight, up to
+    `cap`. It never narrows: a wider window costs connections, not CPU. On a fast link it
+    stays at one (a server slower than we are keeps us waiting less than a page, however
+    many are in flight); at 20 ms a page, it reaches the cap.
 
-    `wait` is the least of the recent requests' waits (time off this thread's CPU also
-    counts waiting for the interpreter lock, which only ever adds to it); `cpu` is the
-    process's CPU time over the recent pages, divided by their number (pages are handed
-    on in bursts, so one page's share would be noise).
+    `cpu` is the process's CPU time over the recent pages, divided by their number.
     """
 
-    RECENT = 32  # requests whose least wait is the network's
     RECENT_PAGES = 8  # pages whose average CPU time is a page's
+    SHORTEST_ROUND = 2
 
     def __init__(self, cap: int, cpu_clock: Callable[[], float] = time.process_time) -> None:
         self.cap, self.size = max(cap, 1), 1
         self.cpu_clock = cpu_clock
-        self._waits: deque[float] = deque(maxlen=self.RECENT)
+        self._waits: list[float] = []  # this round's
         self._marks: deque[float] = deque([cpu_clock()], maxlen=self.RECENT_PAGES + 1)
 
     def waited(self, seconds: float) -> None:
-        """A request spent `seconds` waiting (called by the worker that sent it)."""
+        """The fetch sat `seconds` waiting for an answer (or a connection) off the CPU."""
         self._waits.append(max(seconds, 0.0))
 
     def delivered(self) -> None:
-        """A page was handed on: note the process's CPU time so far."""
+        """A page was handed on: note the process's CPU time; a round ends, it may grow."""
         marks = self._marks
         marks.append(self.cpu_clock())
         cpu = (marks[-1] - marks[0]) / (len(marks) - 1)
-        if self._waits and cpu > 0:
-            self.size = max(1, min(self.cap, 1 + int(min(self._waits) / cpu)))
+        if len(self._waits) < max(self.size, self.SHORTEST_ROUND) or cpu <= 0:
+            return
+        waiting = sum(self._waits) / len(self._waits)
+        self.size = min(self.cap, self.size + int(waiting / cpu))
+        self._waits.clear()
 
 
 def _page_number(url: str | None) -> int | None:

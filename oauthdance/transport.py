@@ -114,6 +114,7 @@ class Pending:
 
 
 RETRIED_STATUSES = (502, 503, 504)
+WRITE_ERRORS = (UrllibError, HTTPException, OSError, ValueError)  # a try that goes again
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
@@ -179,10 +180,24 @@ class PagePool:
         sent = {**self.headers, **(headers or {})}
         connection = self._connection(key)
         connection.timeout = self._timeout[0]
-        try:
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+        def write() -> None:
             connection.request("GET", target, headers=sent, preload_content=False)
-        except (UrllibError, HTTPException, OSError, ValueError):
+
+        if connection.sock is None:  # a new connection: its handshake, on a thread of its own
+            writing = _Writing(connection, write)
+            return Pending(
+                lambda: (
+                    self._answer(connection, key, url, headers, sent)
+                    if writing.finished()
+                    else self.get(url, headers)
+                ),
+                writing.discard,
+            )
+        try:
+            write()
+        except WRITE_ERRORS:
             connection.close()
             return Pending(lambda: self.get(url, headers))  # tried again, as urllib3 would
         return Pending(lambda: self._answer(connection, key, url, headers, sent), connection.close)
@@ -223,7 +238,7 @@ class PagePool:
         except NetworkError:
             connection.close()
             raise
-        except (UrllibError, HTTPException, OSError, ValueError):
+        except WRITE_ERRORS:
             connection.close()
             return self.get(url, headers)
         with self._lock:
@@ -287,6 +302,42 @@ class PagePool:
 
             self._proxies[proxy] = urllib3.ProxyManager(proxy, **self._options)
         return self._proxies[proxy]
+
+
+class _Writing:
+    """A request written on a new connection from a short-lived thread: a handshake takes
+    round trips (TCP, then TLS), and several connections should open at once, as they did
+    when each worker had a thread. Given up (`discard`), its connection is closed as soon
+    as the thread is done with it, without waiting for a server that does not answer."""
+
+    def __init__(self, connection: Any, write: Callable[[], None]) -> None:
+        self._connection, self._write = connection, write
+        self._lock = threading.Lock()
+        self._done = self._discarded = False
+        self._failed = False
+        self._thread = threading.Thread(target=self._run, name="oauthdance-connect", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._write()
+        except WRITE_ERRORS:
+            self._failed = True
+        with self._lock:
+            self._done = True
+            if self._discarded or self._failed:
+                self._connection.close()
+
+    def finished(self) -> bool:
+        """Wait for the write: whether the request went out whole."""
+        self._thread.join()
+        return not self._failed
+
+    def discard(self) -> None:
+        with self._lock:
+            self._discarded = True
+            if self._done:
+                self._connection.close()
 
 
 def _close_all(idle: dict[Any, list[Any]]) -> None:

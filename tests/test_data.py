@@ -418,13 +418,16 @@ def test_next_links_past_the_page_limit_stop_with_advice() -> None:
 
 @pytest.mark.usefixtures("sandbox_time")
 @pytest.mark.parametrize(("max_wait", "ok"), [(None, False), ("2100", True)])
+@pytest.mark.parametrize("workers", ["1", "8"])  # by next links; asked for ahead
 def test_primary_reset_beyond_max_wait_stops_saying_when(
-    sandbox: RunningSandbox, creds: Path, max_wait: str | None, ok: bool
+    sandbox: RunningSandbox, creds: Path, max_wait: str | None, ok: bool, workers: str
 ) -> None:
     sandbox.model.rate_limit, sandbox.model.rate_window = 3, 2000
     sandbox.model.rate.clear()
     longer = ["--max-wait", max_wait] if max_wait else []
-    done = fetch(creds, "--path", "/user/repos", "--workers", "1", "--format", "ndjson", *longer)
+    done = fetch(
+        creds, "--path", "/user/repos", "--workers", workers, "--format", "ndjson", *longer
+    )
     if ok:
         assert done.returncode == 0, done.stderr
         assert len(done.stdout.splitlines()) == 1234 and "rate limit spent: waiting" in done.stderr
