@@ -25,6 +25,7 @@ from http.client import HTTPException
 from typing import Any
 
 from urllib3.exceptions import HTTPError as UrllibError
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .errors import NetworkError, printable
@@ -238,6 +239,9 @@ class PagePool:
         except NetworkError:
             connection.close()
             raise
+        except (TimeoutError, ReadTimeoutError) as exc:  # a hang costs one timeout, not two
+            connection.close()
+            raise _unreachable(url, exc) from exc
         except WRITE_ERRORS:
             connection.close()
             return self.get(url, headers)
@@ -281,10 +285,7 @@ class PagePool:
         except NetworkError:
             raise
         except (UrllibError, OSError, ValueError) as exc:
-            raise NetworkError(
-                f"could not fetch {printable(url)}: {type(exc).__name__}",
-                "check the network and the provider's host; what was fetched so far is saved",
-            ) from exc
+            raise _unreachable(url, exc) from exc
         return Answer(url, answer.status, answer.headers, content)
 
     def _manager(self, url: str) -> Any:
@@ -344,6 +345,13 @@ def _close_all(idle: dict[Any, list[Any]]) -> None:
     for connections in idle.values():
         for connection in connections:
             connection.close()
+
+
+def _unreachable(url: str, exc: Exception) -> NetworkError:
+    return NetworkError(
+        f"could not fetch {printable(url)}: {type(exc).__name__}",
+        "check the network and the provider's host; what was fetched so far is saved",
+    )
 
 
 def _check_secure(url: str) -> None:
