@@ -2,8 +2,8 @@
 standard library elsewhere.
 
 Decoding pages and re-encoding their items is most of a fetch's CPU time; orjson does both
-about 3-10x faster (bench/fetch.py), which matters because fetching is concurrent and
-Python threads share one interpreter lock. A page written out as it came is only checked:
+about 3-10x faster (bench/fetch.py), which matters because on a fast link a fetch is
+bound by its own CPU, on one thread. A page written out as it came is only checked:
 simdjson validates it without building Python objects, about 10x faster than decoding it.
 """
 

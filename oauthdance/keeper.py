@@ -90,5 +90,6 @@ class BearerPages:
 
 
 def api_pages(keeper: TokenKeeper, workers: int) -> BearerPages:
-    """The fetch engine's way to the provider's API: a keep-alive connection per worker."""
+    """The fetch engine's way to the provider's API: a keep-alive connection per request
+    in flight (at most `workers`)."""
     return BearerPages(keeper, transport.PagePool(keeper.provider.api_headers, size=workers))
