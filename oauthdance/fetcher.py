@@ -394,21 +394,28 @@ class Fetcher:
         more = True
         try:
             while True:
-                if not flying:  # after a wait at the gate, or at the start
+                more = more and self._send_ahead(flying, urls)  # the window may have grown
+                if not flying:  # at the end, or the gate is closed: wait at it, then send
                     url = next(urls, None) if more else None
                     if url is None:
                         return
                     flying.append(self._send(url))
                 answered = self._answered(flying.popleft())
-                while more and len(flying) < self.window.size and self._gate_open():
-                    url = next(urls, None)
-                    more = url is not None
-                    if more:
-                        flying.append(self._send(url))
+                more = more and self._send_ahead(flying, urls)
                 yield self._delivered(self._page(*answered))
         finally:
             for sent in flying:  # not wanted any more: their connections are not reused
                 sent.pending.discard()
+
+    def _send_ahead(self, flying: deque[Sent], urls: Iterator[str]) -> bool:
+        """Send the next pages' requests until the window is full (or the gate closed);
+        whether `urls` may have more."""
+        while len(flying) < self.window.size and self._gate_open():
+            url = next(urls, None)
+            if url is None:
+                return False
+            flying.append(self._send(url))
+        return True
 
     def _delivered(self, page: Page) -> Page:
         self.window.delivered()
@@ -444,7 +451,8 @@ class Window:
     stays at one (a server slower than we are keeps us waiting less than a page, however
     many are in flight); at 20 ms a page, it reaches the cap.
 
-    `cpu` is the process's CPU time over the recent pages, divided by their number.
+    `cpu` is the process's CPU time over the recent pages (from the second: the first
+    pays for connecting and setting up), divided by their number.
     """
 
     RECENT_PAGES = 8  # pages whose average CPU time is a page's
@@ -454,7 +462,8 @@ class Window:
         self.cap, self.size = max(cap, 1), 1
         self.cpu_clock = cpu_clock
         self._waits: list[float] = []  # this round's
-        self._marks: deque[float] = deque([cpu_clock()], maxlen=self.RECENT_PAGES + 1)
+        # from the first page handed on: before it, the fetch connects and sets up
+        self._marks: deque[float] = deque(maxlen=self.RECENT_PAGES + 1)
 
     def waited(self, seconds: float) -> None:
         """The fetch sat `seconds` waiting for an answer (or a connection) off the CPU."""
@@ -464,8 +473,10 @@ class Window:
         """A page was handed on: note the process's CPU time; a round ends, it may grow."""
         marks = self._marks
         marks.append(self.cpu_clock())
+        if len(marks) < 2 or len(self._waits) < max(self.size, self.SHORTEST_ROUND):
+            return
         cpu = (marks[-1] - marks[0]) / (len(marks) - 1)
-        if len(self._waits) < max(self.size, self.SHORTEST_ROUND) or cpu <= 0:
+        if cpu <= 0:
             return
         waiting = sum(self._waits) / len(self._waits)
         self.size = min(self.cap, self.size + int(waiting / cpu))
