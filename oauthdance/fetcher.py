@@ -136,6 +136,8 @@ class Fetcher:
         self.sleep, self.clock = sleep, clock
         self._gate_until = 0.0  # no request leaves before this instant
         self._gate_primary = False  # the gate waits for a primary-limit reset
+        self._sent = 0  # requests sent
+        self._gate_closed_after = 0  # requests sent when the gate last closed
         self._announced = 0.0
         self._secondary_hits = 0
         self.requests = self.not_modified = 0
@@ -163,7 +165,8 @@ class Fetcher:
         else:
             pending = send(url, headers)
         waited = time.perf_counter() - started - (time.thread_time() - cpu)
-        return Sent(url, cached, pending, waited)
+        self._sent += 1
+        return Sent(url, cached, pending, waited, self._sent)
 
     def _answered(self, sent: Sent) -> tuple[Sent, Any]:
         """`sent`'s answer: a 200, or a 304 for a cached page. A rate limit is waited out
@@ -185,7 +188,7 @@ class Fetcher:
                     # polite: no further request leaves before the reset
                     self._close_gate(self._reset_time(response.headers), primary=True)
                 return sent, response
-            self._handle_refusal(sent.url, response)
+            self._handle_refusal(sent, response)
             sent = self._send(sent.url)
 
     def _page(self, sent: Sent, response: Any) -> Page:
@@ -202,18 +205,18 @@ class Fetcher:
             self.cache.put(sent.url, response.headers["ETag"], page.body, links)
         return page
 
-    def _handle_refusal(self, url: str, response: Any) -> None:
+    def _handle_refusal(self, sent: Sent, response: Any) -> None:
         """Wait (and return, to retry) for rate limits; raise for everything else."""
-        status, headers = response.status_code, response.headers
+        url, status, headers = sent.url, response.status_code, response.headers
         message = response_text(response)
         if status in (403, 429) and headers.get("Retry-After"):
-            self._secondary(self._retry_after(headers["Retry-After"]))
+            self._secondary(self._retry_after(headers["Retry-After"]), sent.number)
             return
         if status in (403, 429) and headers.get("X-RateLimit-Remaining") == "0":
             self._close_gate(self._reset_time(headers), primary=True)
             return
         if status in (403, 429) and "secondary rate limit" in message.lower():
-            self._secondary(None)
+            self._secondary(None, sent.number)
             return
         if status == 401:
             hint = f"log in again: `{self.login}`"
@@ -242,7 +245,13 @@ class Fetcher:
             status,
         )
 
-    def _secondary(self, retry_after: float | None) -> None:
+    def _secondary(self, retry_after: float | None, number: int) -> None:
+        """Back off from a secondary limit: `retry-after`, else 60 s doubling with each
+        refusal in a row. A request that left before the gate last closed met the limit
+        already waited for (it was in flight with the one refused first): it is only sent
+        again, with no back-off of its own."""
+        if number <= self._gate_closed_after:
+            return
         self._secondary_hits += 1
         hits = self._secondary_hits
         if hits > MAX_SECONDARY_HITS:
@@ -287,6 +296,7 @@ class Fetcher:
         """No request leaves before `until`; a primary gate stops at once with --no-wait."""
         if until > self._gate_until:
             self._gate_until, self._gate_primary = until, primary
+            self._gate_closed_after = self._sent
 
     def _gate_open(self) -> bool:
         return self._gate_until <= self.clock()
@@ -431,13 +441,15 @@ class Fetcher:
 
 @dataclass
 class Sent:
-    """A page's request on its way: what was cached for it, its answer to come, and how
-    long sending it waited off the CPU (connecting)."""
+    """A page's request on its way: what was cached for it, its answer to come, how long
+    sending it waited off the CPU (connecting), and how many requests the fetcher had
+    sent before it."""
 
     url: str
     cached: Cached | None
     pending: Pending
     waited: float
+    number: int
 
 
 class Window:

@@ -17,7 +17,7 @@ from lifecycle_helpers import logged_in
 
 from oauthdance.data import open_fetch
 from oauthdance.errors import NetworkError, ProviderError, RateLimited, UsageError
-from oauthdance.fetcher import SECONDARY_MIN_WAIT, Fetcher
+from oauthdance.fetcher import SECONDARY_MIN_WAIT, Fetcher, Window
 from oauthdance.sandbox import App, RunningSandbox, rest
 from oauthdance.target import resolve_target
 
@@ -136,6 +136,31 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
     items = list(opened.fetcher.items(opened.url("/orgs/octo-org/repos")))
     assert len(items) == 12
     assert sum(slept) == pytest.approx(SECONDARY_MIN_WAIT * 3)  # 60 s, then 120 s
+
+
+def test_requests_in_flight_when_a_secondary_limit_hits_share_one_back_off(
+    sandbox: RunningSandbox, creds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight pages in flight, all refused: one wait of 60 s, then every page; not a
+    back-off that doubles for each of them (nor giving up after six)."""
+    monkeypatch.setattr(Window, "delivered", lambda self: setattr(self, "size", self.cap))
+    now, slept = [1_000_000.0], []
+
+    def sleep(seconds: float) -> None:  # meanwhile, the requests in flight arrive
+        deadline = time.monotonic() + 10
+        while sandbox.model.faults.secondary_limit_next and time.monotonic() < deadline:
+            time.sleep(0.01)
+        slept.append(seconds)
+        now[0] += seconds
+
+    opened = open_fetch(resolve_target("sandbox", None, creds), workers=8, cache=False)
+    opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
+    pages = opened.fetcher.pages(opened.url("/user/repos"))
+    first = next(pages)  # it names the last page; nothing else is in flight yet
+    sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 8, None
+    items = first.items + [item for page in pages for item in page.items]
+    assert names(items) == EXPECTED
+    assert sum(slept) == pytest.approx(SECONDARY_MIN_WAIT)
 
 
 @pytest.mark.usefixtures("instant_retries")
