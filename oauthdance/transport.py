@@ -125,11 +125,11 @@ class PagePool:
     It sits below requests, on urllib3's connections, because a page costs half the CPU
     there and a fetch is CPU-bound on a fast link; the public session type stays
     `requests`. `send` writes a GET on an idle connection of its own and returns at once,
-    so the caller can handle the page before while the server works on this one; anything
-    but a plain answer on that first try (a dropped connection, a 502/503/504, a redirect,
-    a proxy) goes the way `get` does, on urllib3's pool with the same timeouts and retries
-    as `new_session`, and the same proxies and CA bundle as requests (the environment's
-    proxies, `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE`, else certifi).
+    so the caller can work on the previous page while the server answers this one;
+    anything but a plain answer on that first try (a dropped connection, a 502/503/504, a
+    redirect, a proxy) goes the way `get` does, on urllib3's pool with the same timeouts
+    and retries as `new_session`, and the same proxies and CA bundle as requests (the
+    environment's proxies, `REQUESTS_CA_BUNDLE`/`CURL_CA_BUNDLE`, else certifi).
     """
 
     def __init__(
@@ -322,7 +322,7 @@ class _Writing:
     def _run(self) -> None:
         try:
             self._write()
-        except WRITE_ERRORS:
+        except Exception:  # whatever it was, the request goes again through `get`
             self._failed = True
         with self._lock:
             self._done = True
