@@ -28,6 +28,7 @@ from .errors import (
     ConfigError,
     NetworkError,
     NotLoggedIn,
+    OAuthDanceError,
     ProviderError,
     RateLimited,
     UsageError,
@@ -137,6 +138,7 @@ class Fetcher:
         self._gate_until = 0.0  # no request leaves before this instant
         self._gate_primary = False  # the gate waits for a primary-limit reset
         self._sent = 0  # requests sent
+        self._latest: tuple[Sent, Any] | None = None  # the last answer read
         self._gate_closed_after = 0  # requests sent when the gate last closed
         self._announced = 0.0
         self._secondary_hits = 0
@@ -181,12 +183,14 @@ class Fetcher:
             self.requests += 1
             if response.status_code == 304 and sent.cached:
                 self.not_modified += 1
+                self._latest = sent, response
                 return sent, response
             if response.status_code == 200:
                 self._secondary_hits = 0
                 if response.headers.get("X-RateLimit-Remaining") == "0":
                     # polite: no further request leaves before the reset
                     self._close_gate(self._reset_time(response.headers), primary=True)
+                self._latest = sent, response
                 return sent, response
             self._handle_refusal(sent, response)
             sent = self._send(sent.url)
@@ -194,12 +198,10 @@ class Fetcher:
     def _page(self, sent: Sent, response: Any) -> Page:
         """The page in an answer `_answered` accepted: checked as JSON, and cached."""
         remaining = response.headers.get("X-RateLimit-Remaining")
+        links = _links_of(sent, response)
         if response.status_code == 304 and sent.cached:
-            cached = sent.cached
-            return checked_page(
-                sent.url, cached.body, cached.links, from_cache=True, remaining=remaining
-            )
-        links = {rel: link["url"] for rel, link in response.links.items()}
+            body = sent.cached.body
+            return checked_page(sent.url, body, links, from_cache=True, remaining=remaining)
         page = checked_page(sent.url, response.content, links, remaining=remaining)
         if self.cache and response.headers.get("ETag"):
             self.cache.put(sent.url, response.headers["ETag"], page.body, links)
@@ -368,23 +370,33 @@ class Fetcher:
             urls = (with_query(template, {"page": n}) for n in range(2, last + 1))
             yield from self._in_order(urls)
             return
-        page, count, seen = first, 1, {first.url}
-        while page.links.get("next"):
+        self.window = Window(1)  # each page names the next: one URL is known at a time
+        yield from self._in_order(self._next_links(first, url, max_pages, limit))
+
+    def _next_links(
+        self, first: Page, url: str, max_pages: int | None, limit: int
+    ) -> Iterator[str]:
+        """The `next` links, each asked for once the page before it is answered (with a
+        window of one, `_in_order` asks just then): no more than `limit` pages, and none
+        that was fetched already."""
+        page_url, links, count, seen = first.url, first.links, 1, {first.url}
+        while links.get("next"):
             if count >= limit:
                 if max_pages is None:
                     raise self._too_many(url, f"its page {limit:,} links to a next one")
                 return
-            if page.links["next"] in seen:
+            if links["next"] in seen:
                 raise NetworkError(
-                    f"the next-page link of {printable(page.url)} points back to a page "
+                    f"the next-page link of {printable(page_url)} points back to a page "
                     "already fetched",
                     "the provider's pagination is broken; use --max-pages to stop earlier",
                 )
-            seen.add(page.links["next"])
-            page = self.get_page(page.links["next"])
+            seen.add(links["next"])
             count += 1
-            self.progress.update(pages=1, items=page.count, remaining=page.remaining)
-            yield page
+            yield links["next"]
+            latest = self._latest
+            assert latest is not None  # `_in_order` answered that page before asking again
+            page_url, links = latest[0].url, _links_of(*latest)
 
     def _too_many(self, url: str, why: str) -> UsageError:
         return UsageError(
@@ -411,7 +423,11 @@ class Fetcher:
                         return
                     flying.append(self._send(url))
                 answered = self._answered(flying.popleft())
-                more = more and self._send_ahead(flying, urls)
+                try:
+                    more = more and self._send_ahead(flying, urls)
+                except OAuthDanceError:  # the next URL is wrong: this page first, then that
+                    yield self._delivered(self._page(*answered))
+                    raise
                 yield self._delivered(self._page(*answered))
         finally:
             for sent in flying:  # not wanted any more: their connections are not reused
@@ -493,6 +509,13 @@ class Window:
         waiting = sum(self._waits) / len(self._waits)
         self.size = min(self.cap, self.size + int(waiting / cpu))
         self._waits.clear()
+
+
+def _links_of(sent: Sent, response: Any) -> dict[str, str]:
+    """An answer's links by relation: the `Link` header's, or the cached page's for a 304."""
+    if response.status_code == 304 and sent.cached:
+        return sent.cached.links
+    return {rel: link["url"] for rel, link in response.links.items()}
 
 
 def _page_number(url: str | None) -> int | None:

@@ -206,8 +206,9 @@ def test_concurrent_requests_never_pass_workers(
         assert most[0] > 1
 
 
+@pytest.mark.parametrize("workers", [8, 1], ids=["last-page-known", "by-next-links"])
 def test_one_at_a_time_the_next_request_leaves_before_the_page_is_handed_on(
-    sandbox: RunningSandbox, creds: Path, monkeypatch
+    sandbox: RunningSandbox, creds: Path, monkeypatch, workers: int
 ) -> None:
     monkeypatch.setattr(Window, "delivered", lambda self: None)  # the window stays one
     asked, serve = [], sandbox_server.Handler._api
@@ -217,7 +218,9 @@ def test_one_at_a_time_the_next_request_leaves_before_the_page_is_handed_on(
         serve(handler, *args)
 
     monkeypatch.setattr(sandbox_server.Handler, "_api", counted)
-    items = oauthdance.fetch("/user/repos", provider="sandbox", creds=creds, cache=False)
+    items = oauthdance.fetch(
+        "/user/repos", provider="sandbox", creds=creds, cache=False, workers=workers
+    )
     names = []
     for index, item in enumerate(items):
         names.append(item["name"])
