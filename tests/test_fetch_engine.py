@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -441,10 +442,11 @@ def test_a_kept_alive_connection_the_server_closed_is_opened_again() -> None:
 
 
 @pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str], list[str]]]:
-    """An HTTPS server on 127.0.0.1 that keeps connections alive: its URL, the CA that
-    signed its certificate (as a file), the peer of each connection it accepted, and the
-    path of each request it answered."""
+def tls_server(tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """An HTTPS server on 127.0.0.1 that keeps connections alive, each connection's TLS
+    handshake on a thread of its own: its `url`, the CA that signed its certificate
+    (`bundle`, a file), the peer of each connection it `accepted`, the path of each
+    request it `answered`, and hooks to run `before_handshake`."""
     import ssl
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -453,18 +455,17 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str], list[str]
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    accepted: list[str] = []
-    answered: list[str] = []
+    served = SimpleNamespace(accepted=[], answered=[], before_handshake=[])
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def setup(self) -> None:
-            accepted.append(str(self.client_address))
+            served.accepted.append(str(self.client_address))
             super().setup()
 
         def do_GET(self) -> None:
-            answered.append(self.path)
+            served.answered.append(self.path)
             body = json.dumps([self.path]).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -475,34 +476,56 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str], list[str]
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def finish_request(self, request: Any, client_address: Any) -> None:
+            for hook in served.before_handshake:
+                hook()
+            try:
+                secured = context.wrap_socket(request, server_side=True)
+            except OSError:  # a client that does not trust this certificate
+                return
+            with secured:
+                super().finish_request(secured, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
+    served.url = f"https://127.0.0.1:{server.server_address[1]}"
+    served.bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(served.bundle))
     try:
-        yield f"https://127.0.0.1:{server.server_address[1]}", bundle, accepted, answered
+        yield served
     finally:
         server.shutdown()
         server.server_close()
 
 
-def test_https_pages_are_verified_and_kept_alive(
-    tls_server: tuple[str, Path, list[str], list[str]], monkeypatch
-) -> None:
-    url, bundle, accepted, answered = tls_server
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+def test_https_pages_are_verified_and_kept_alive(tls_server: SimpleNamespace, monkeypatch) -> None:
+    url = tls_server.url
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_server.bundle))
     pool = transport.PagePool(size=2)
     assert pool.send(url + "/a?page=1").answer().json() == ["/a?page=1"]
     assert pool.send(url + "/a?page=2").answer().json() == ["/a?page=2"]
-    assert len(accepted) == 1  # one TLS handshake, kept alive
+    assert len(tls_server.accepted) == 1  # one TLS handshake, kept alive
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     untrusting = transport.PagePool(size=1, retries=0)  # certifi's CAs: not this one
     with pytest.raises(oauthdance.errors.NetworkError, match="could not fetch https://127"):
         untrusting.send(url + "/secret").answer()
-    assert answered == ["/a?page=1", "/a?page=2"]  # nothing was sent to an unverified peer
+    assert tls_server.answered == ["/a?page=1", "/a?page=2"]  # nothing to an unverified peer
+
+
+def test_new_connections_shake_hands_at_once(tls_server: SimpleNamespace, monkeypatch) -> None:
+    """Three requests sent on three new connections: their handshakes are under way
+    together (the server finishes none before all three have begun), as they were when
+    each worker had a thread of its own."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_server.bundle))
+    tls_server.before_handshake.append(threading.Barrier(3, timeout=5).wait)
+    pool = transport.PagePool(size=3, retries=0)
+    sent = [pool.send(f"{tls_server.url}/p?page={n}") for n in range(3)]
+    assert [pending.answer().json() for pending in sent] == [[f"/p?page={n}"] for n in range(3)]
+    assert len(tls_server.accepted) == 3
 
 
 def test_the_python_iterator_yields_before_the_last_page_arrives(
