@@ -26,6 +26,7 @@ import pytest
 import urllib3.util.retry
 from invoke import Collection, Config, Program, Task
 from invoke import __version__ as invoke_version
+from lifecycle_helpers import logged_in
 from openbao import Bao, start_bao, unavailable
 
 import oauthdance.data
@@ -191,6 +192,18 @@ def configured_creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
     path = tmp_path / "creds.json"
     done = run_invoke(*configure_args(sandbox, app, path))
     assert done.returncode == 0, done.stderr
+    return path
+
+
+REPOS = 1234  # octocat's repositories for the fetch tests: 13 pages of 100, the last short
+
+
+@pytest.fixture
+def repo_creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
+    """creds.json logged in to the sandbox with the `repo` scope; octocat has REPOS."""
+    path = tmp_path / "creds.json"
+    logged_in(sandbox, app, path, scope="repo")
+    sandbox.model.users["octocat"].repo_count = REPOS
     return path
 
 

@@ -23,11 +23,8 @@ from oauthdance.target import resolve_target
 
 
 @pytest.fixture
-def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
-    path = tmp_path / "creds.json"
-    logged_in(sandbox, app, path, scope="repo")
-    sandbox.model.users["octocat"].repo_count = 1234
-    return path
+def creds(repo_creds: Path) -> Path:
+    return repo_creds
 
 
 def fetch(creds: Path, *args: str) -> subprocess.CompletedProcess[str]:

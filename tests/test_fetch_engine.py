@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from conftest import run_invoke
 from hostile_server import TOKEN, Answer, HostileServer, with_token
-from lifecycle_helpers import logged_in
 
 import oauthdance
 from oauthdance import transport
 from oauthdance.cache import ETagCache
 from oauthdance.fetcher import Window
-from oauthdance.sandbox import App, RunningSandbox
+from oauthdance.sandbox import RunningSandbox
 from oauthdance.sandbox import server as sandbox_server
 
 
@@ -40,11 +39,8 @@ def hostile_creds(server: HostileServer, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def creds(sandbox: RunningSandbox, app: App, tmp_path: Path) -> Path:
-    path = tmp_path / "creds.json"
-    logged_in(sandbox, app, path, scope="repo")
-    sandbox.model.users["octocat"].repo_count = 1234
-    return path
+def creds(repo_creds: Path) -> Path:
+    return repo_creds
 
 
 def fetch(creds: Path, *args: str) -> Any:
