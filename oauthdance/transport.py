@@ -175,7 +175,7 @@ class PagePool:
 
         _check_secure(url)
         parts = urlsplit(url)
-        if self._manager(url) is not self._direct or parts.scheme not in ("http", "https"):
+        if self._manager(url) is not self._direct:  # through a proxy: urllib3's way
             return Pending(lambda: self.get(url, headers))
         key = (parts.scheme, parts.hostname or "", parts.port)
         sent = {**self.headers, **(headers or {})}
@@ -291,6 +291,8 @@ class PagePool:
     def _manager(self, url: str) -> Any:
         """The pool for `url`: direct, or through the proxy the environment names for it
         (read once per pool: looking it up costs more than a page does)."""
+        if not self._proxy_for:
+            return self._direct
         from urllib.parse import urlsplit
         from urllib.request import proxy_bypass
 
