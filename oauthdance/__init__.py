@@ -17,7 +17,7 @@ __all__ = ["Credentials", "auth", "fetch", "session", "token"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from . import api
+        from oauthdance import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'oauthdance' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """`python -m oauthdance`: the `oauthdance` command."""
 
-from .cli import main
+from oauthdance.cli import main
 
 main()

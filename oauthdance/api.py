@@ -17,16 +17,16 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .data import open_fetch
-from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
-from .lifecycle import find_token
-from .store import RefreshTurn, Store, open_store
-from .store.base import Change, T
-from .target import CredsArgument, resolve_target
+from oauthdance.data import open_fetch
+from oauthdance.fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
+from oauthdance.lifecycle import find_token
+from oauthdance.store import RefreshTurn, Store, open_store
+from oauthdance.store.base import Change, T
+from oauthdance.target import CredsArgument, resolve_target
 
 if TYPE_CHECKING:  # requests is imported when a session or auth is asked for: fetch()
-    from .bearer import BearerAuth  # and token() run without it
-    from .http import Session
+    from oauthdance.bearer import BearerAuth  # and token() run without it
+    from oauthdance.http import Session
 
 
 class Credentials(Store):
@@ -96,7 +96,7 @@ def session(
     """A `requests.Session` for the provider's API: base URL, headers, token, refresh,
     timeouts and retries. Paths starting with `/` are relative to the API."""
     target = resolve_target(provider, user, creds)
-    from .bearer import BearerAuth, api_session
+    from oauthdance.bearer import BearerAuth, api_session
 
     return api_session(BearerAuth(target.store, target.provider, target.user))
 
@@ -106,7 +106,7 @@ def auth(
 ) -> BearerAuth:
     """`requests` auth for your own sessions: `requests.get(url, auth=oauthdance.auth())`."""
     target = resolve_target(provider, user, creds)
-    from .bearer import BearerAuth
+    from oauthdance.bearer import BearerAuth
 
     return BearerAuth(target.store, target.provider, target.user)
 

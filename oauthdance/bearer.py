@@ -10,9 +10,9 @@ from typing import Any
 
 import requests
 
-from . import http
-from .keeper import TokenKeeper
-from .urls import origin
+from oauthdance import http
+from oauthdance.keeper import TokenKeeper
+from oauthdance.urls import origin
 
 
 class BearerAuth(TokenKeeper, requests.auth.AuthBase):

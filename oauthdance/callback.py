@@ -18,8 +18,8 @@ from socketserver import ThreadingMixIn
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from . import oauth, pages
-from .errors import (
+from oauthdance import oauth, pages
+from oauthdance.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationError,
     ConfigError,

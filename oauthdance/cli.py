@@ -14,8 +14,8 @@ import sys
 
 from invoke import Program
 
-from . import __version__
-from .tasks import namespace
+from oauthdance import __version__
+from oauthdance.tasks import namespace
 
 
 class OAuthDance(Program):

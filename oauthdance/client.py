@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
-from .providers import Provider
-from .settings import app_variable
+from oauthdance.errors import ConfigError
+from oauthdance.providers import Provider
+from oauthdance.settings import app_variable
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 

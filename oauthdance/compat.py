@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from .store import FLAT_KEYS, open_store, upgrade_record
+from oauthdance.store import FLAT_KEYS, open_store, upgrade_record
 
 
 def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:

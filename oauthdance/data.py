@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .cache import ETagCache
-from .fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS, Fetcher, api_url
-from .keeper import TokenKeeper, api_pages
-from .lifecycle import login_command
-from .progress import Progress
-from .target import Target
+from oauthdance.cache import ETagCache
+from oauthdance.fetcher import (
+    DEFAULT_MAX_WAIT,
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_WORKERS,
+    Fetcher,
+    api_url,
+)
+from oauthdance.keeper import TokenKeeper, api_pages
+from oauthdance.lifecycle import login_command
+from oauthdance.progress import Progress
+from oauthdance.target import Target
 
 
 @dataclass

@@ -7,12 +7,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import flow
-from .providers import Provider, get_provider
-from .sandbox import App, RunningSandbox, Sandbox
-from .sandbox.browser import approve
-from .store import Store, open_store
-from .tokens import mask
+from oauthdance import flow
+from oauthdance.providers import Provider, get_provider
+from oauthdance.sandbox import App, RunningSandbox, Sandbox
+from oauthdance.sandbox.browser import approve
+from oauthdance.store import Store, open_store
+from oauthdance.tokens import mask
 
 DEMO_SCOPE = "repo read:org"
 DEMO_REDIRECT = "http://127.0.0.1:8765/callback"

@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from . import flow
-from .client import Client
-from .errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
-from .oauth import DeviceCode, split_scopes
-from .providers import Provider
-from .store import Store
-from .tokens import TokenAnswer, new_token_record, utcnow
+from oauthdance import flow
+from oauthdance.client import Client
+from oauthdance.errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
+from oauthdance.oauth import DeviceCode, split_scopes
+from oauthdance.providers import Provider
+from oauthdance.store import Store
+from oauthdance.tokens import TokenAnswer, new_token_record, utcnow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5  # seconds added on each slow_down (RFC 8628 §3.5)
@@ -30,7 +30,7 @@ def poll_for_token(
     clock: Callable[[], float] = time.monotonic,
 ) -> TokenAnswer:
     """Poll the token endpoint at the given interval until the user decides."""
-    from . import endpoints
+    from oauthdance import endpoints
 
     interval = code.interval
     deadline = clock() + code.expires_in
@@ -71,7 +71,7 @@ def device_login(
 ) -> flow.Verified:
     """Run the device flow end to end and store the token under its owner (`user` names
     the owner where the provider cannot)."""
-    from . import endpoints
+    from oauthdance import endpoints
 
     stderr = stderr or sys.stderr  # looked up now: callers may have redirected it
     client = flow.current_client(creds, provider).require_client_id()

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import http, oauth, oidc
-from .client import Client
-from .errors import DEVICE_ERROR_HINTS, ConfigError, NetworkError, ProviderError, advice
-from .providers import Provider
-from .quirks import fix_token_answer
-from .tokens import TokenAnswer
+from oauthdance import http, oauth, oidc
+from oauthdance.client import Client
+from oauthdance.errors import DEVICE_ERROR_HINTS, ConfigError, NetworkError, ProviderError, advice
+from oauthdance.providers import Provider
+from oauthdance.quirks import fix_token_answer
+from oauthdance.tokens import TokenAnswer
 
 JSON = {"Accept": "application/json"}
 

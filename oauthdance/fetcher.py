@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import (
+from oauthdance.errors import (
     ConfigError,
     NetworkError,
     NotLoggedIn,
@@ -35,12 +35,12 @@ from .errors import (
     printable,
     response_text,
 )
-from .oauth import split_scopes
-from .progress import Progress
+from oauthdance.oauth import split_scopes
+from oauthdance.progress import Progress
 
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
-    from .cache import Cached, ETagCache
-    from .transport import Pending
+    from oauthdance.cache import Cached, ETagCache
+    from oauthdance.transport import Pending
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
@@ -68,7 +68,7 @@ class Page:
     @cached_property
     def items(self) -> list[Any]:
         """The items, decoded when first asked for."""
-        from .jsonio import loads
+        from oauthdance.jsonio import loads
 
         return items_of(loads(self.body))
 
@@ -76,7 +76,7 @@ class Page:
 def checked_page(url: str, body: bytes, links: dict[str, str], **more: Any) -> Page:
     """A page whose body is JSON (checked whole); HTML or a broken-off body is a clear
     error. An array is only counted; anything else is decoded to find its items."""
-    from .jsonio import array_length
+    from oauthdance.jsonio import array_length
 
     try:
         length = array_length(body)
@@ -160,7 +160,7 @@ class Fetcher:
         started, cpu = time.perf_counter(), time.thread_time()
         send = getattr(self.session, "send", None)
         if send is None:  # a session that only answers at once
-            from .transport import Pending
+            from oauthdance.transport import Pending
 
             response = self.session.get(url, headers=headers)
             pending = Pending(lambda: response)

@@ -21,10 +21,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as UrllibError
 
-from . import transport
-from .errors import NetworkError
-from .transport import USER_AGENT, Answer, retry_policy
-from .urls import is_secure
+from oauthdance import transport
+from oauthdance.errors import NetworkError
+from oauthdance.transport import USER_AGENT, Answer, retry_policy
+from oauthdance.urls import is_secure
 
 DEADLINE = 30.0  # seconds a whole call to an authorization server may take
 MAX_ANSWER_BYTES = 1 << 20  # an authorization server's answer is a few hundred bytes

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import threading
 
-from . import transport
-from .client import resolve_client
-from .errors import NotLoggedIn
-from .lifecycle import FoundToken, find_token, needs_refresh, refresh_token
-from .oauth import is_vschar_text
-from .providers import Provider
-from .store import Store
-from .urls import origin
+from oauthdance import transport
+from oauthdance.client import resolve_client
+from oauthdance.errors import NotLoggedIn
+from oauthdance.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
+from oauthdance.oauth import is_vschar_text
+from oauthdance.providers import Provider
+from oauthdance.store import Store
+from oauthdance.urls import origin
 
 
 class TokenKeeper:

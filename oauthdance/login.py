@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from . import flow
-from .callback import CallbackServer
-from .errors import AuthorizationError, LoginTimeout
-from .lifecycle import login_command
-from .providers import Provider
-from .store import Store
-from .urls import is_loopback
+from oauthdance import flow
+from oauthdance.callback import CallbackServer
+from oauthdance.errors import AuthorizationError, LoginTimeout
+from oauthdance.lifecycle import login_command
+from oauthdance.providers import Provider
+from oauthdance.store import Store
+from oauthdance.urls import is_loopback
 
 DEFAULT_TIMEOUT = 300.0
 

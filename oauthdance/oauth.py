@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
-from .errors import (
+from oauthdance.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationDenied,
     AuthorizationError,
@@ -28,10 +28,10 @@ from .errors import (
     printable,
     token_error,
 )
-from .providers import Provider
-from .quirks import accepted_redirect_uri
-from .tokens import TokenAnswer
-from .urls import is_loopback, is_secure
+from oauthdance.providers import Provider
+from oauthdance.quirks import accepted_redirect_uri
+from oauthdance.tokens import TokenAnswer
+from oauthdance.urls import is_loopback, is_secure
 
 MAX_LIFETIME = 10 * 365 * 24 * 3600  # seconds; longer lifetimes are not meant seriously
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, IdTokenInvalid, NetworkError, printable
-from .providers import Provider
-from .urls import is_secure
+from oauthdance.errors import ConfigError, IdTokenInvalid, NetworkError, printable
+from oauthdance.providers import Provider
+from oauthdance.urls import is_secure
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from .errors import OAuthDanceError, UsageError, printable
-from .jsonio import dumps
+from oauthdance.errors import OAuthDanceError, UsageError, printable
+from oauthdance.jsonio import dumps
 
 FORMATS = ("json", "ndjson", "csv")
 EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv"}

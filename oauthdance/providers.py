@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .urls import is_secure
+from oauthdance.errors import ConfigError
+from oauthdance.urls import is_secure
 
 BUILTIN_FILE = Path(__file__).with_name("config") / "providers.yaml"
 REQUIRED = ("authorize_url", "token_url", "api_base")
@@ -197,7 +197,7 @@ def get_provider(
 
 
 def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
-    from . import yamlio
+    from oauthdance import yamlio
 
     try:
         data = yamlio.load(path.read_text(encoding="utf-8")) or {}
@@ -261,7 +261,7 @@ def _values(name: str, entry: dict[str, Any], source: str, partial: bool = False
             str(k): [str(s) for s in (v if isinstance(v, list) else [v])]
             for k, v in values["implied_scopes"].items()
         }
-    from .quirks import QUIRKS
+    from oauthdance.quirks import QUIRKS
 
     for quirk in values.get("quirks", ()):
         if quirk not in QUIRKS:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import AuthorizationError
+from oauthdance.errors import AuthorizationError
 
 
 @dataclass(frozen=True)

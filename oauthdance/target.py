@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
-from .providers import Provider, get_provider
-from .settings import Settings, resolve
-from .store import Store, open_store
+from oauthdance.providers import Provider, get_provider
+from oauthdance.settings import Settings, resolve
+from oauthdance.store import Store, open_store
 
 CredsArgument = str | os.PathLike[str] | Store | None
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
-from .faults import Faults
-from .signing import IdTokenSigner
+from oauthdance.sandbox.faults import Faults
+from oauthdance.sandbox.signing import IdTokenSigner
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CODE_LIFETIME = 600

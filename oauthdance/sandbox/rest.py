@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Sandbox, Token
+from oauthdance.sandbox.model import Sandbox, Token
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from .. import pages
-from . import rest
-from .model import Sandbox, SandboxError, parse_form
+from oauthdance import pages
+from oauthdance.sandbox import rest
+from oauthdance.sandbox.model import Sandbox, SandboxError, parse_form
 
 DOCS = "https://docs.github.com/rest"
 # GitHub's token errors, as RFC 6749 §5.2 names them (for apps playing other providers)

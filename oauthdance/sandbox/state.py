@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_private
-from .model import App, DeviceGrant, Grant, RateCounter, Sandbox, Token, User
+from oauthdance.atomic import write_private
+from oauthdance.sandbox.model import App, DeviceGrant, Grant, RateCounter, Sandbox, Token, User
 
 FORMAT = "oauthdance-sandbox-state"
 VERSION = 1

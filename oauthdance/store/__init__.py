@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 
-from .base import RefreshTurn, Store, apply_change
-from .file import FLAT_KEYS, LOCK_TIMEOUT_SECONDS, CredentialsFile, upgrade_record
+from oauthdance.store.base import RefreshTurn, Store, apply_change
+from oauthdance.store.file import FLAT_KEYS, LOCK_TIMEOUT_SECONDS, CredentialsFile, upgrade_record
 
 __all__ = [
     "FLAT_KEYS",
@@ -36,20 +36,20 @@ def open_store(creds: str | os.PathLike[str] | Store) -> Store:
         return creds
     text = os.fspath(creds)
     if "://" in text:
-        from .vault import is_vault_url
+        from oauthdance.store.vault import is_vault_url
 
         if is_vault_url(text):
-            from .vault import VaultStore
+            from oauthdance.store.vault import VaultStore
 
             return VaultStore(text)
-        from ..errors import UsageError
+        from oauthdance.errors import UsageError
 
         raise UsageError(
             f"--creds {text.split('://')[0]}://... is not a store oauthdance knows",
             "use a file (creds.json, creds.yaml), vault://HOST/MOUNT/PREFIX, or keyring:FILE",
         )
     if text.lower().startswith("keyring:"):
-        from .oskeyring import KeyringFile
+        from oauthdance.store.oskeyring import KeyringFile
 
         return KeyringFile(text)
     return CredentialsFile(text)

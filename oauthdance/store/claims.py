@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..errors import StoreConflict
-from ..tokens import TokenRecord, marked_claimed
-from .base import RefreshTurn
+from oauthdance.errors import StoreConflict
+from oauthdance.store.base import RefreshTurn
+from oauthdance.tokens import TokenRecord, marked_claimed
 
 # A little over the 20 s deadline of a refresh request: a live claimant has either written
 # its result or given up by then.

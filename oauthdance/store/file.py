@@ -18,9 +18,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_private
-from ..errors import CredentialsFileError
-from .base import Change, RefreshTurn, Store, T, apply_change
+from oauthdance.atomic import write_private
+from oauthdance.errors import CredentialsFileError
+from oauthdance.store.base import Change, RefreshTurn, Store, T, apply_change
 
 # Keys the notebooks' flat creds.json keeps directly under a provider.
 FLAT_KEYS = ("client_id", "client_secret", "redirect_uri", "state", "scope", "code", "token")
@@ -145,7 +145,7 @@ class CredentialsFile(Store):
         if not text.strip():
             return {}
         if self.is_yaml:
-            from .. import yamlio
+            from oauthdance import yamlio
 
             try:
                 data = yamlio.load(text)
@@ -175,7 +175,7 @@ class CredentialsFile(Store):
 
     def _write(self, data: dict[str, Any]) -> None:
         if self.is_yaml:
-            from .. import yamlio
+            from oauthdance import yamlio
 
             text = yamlio.dump(data)
         else:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import StoreError, printable
-from .file import CredentialsFile
+from oauthdance.errors import StoreError, printable
+from oauthdance.store.file import CredentialsFile
 
 SCHEME = "keyring:"
 DEFAULT_FILE = "creds.json"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import (
+from oauthdance.errors import (
     StoreConflict,
     StoreDenied,
     StoreError,
@@ -40,10 +40,10 @@ from ..errors import (
     UsageError,
     printable,
 )
-from ..urls import is_loopback
-from .base import Change, Store, T, apply_change
-from .claims import ClaimTurn
-from .claims import claim_seconds as claim_life
+from oauthdance.store.base import Change, Store, T, apply_change
+from oauthdance.store.claims import ClaimTurn
+from oauthdance.store.claims import claim_seconds as claim_life
+from oauthdance.urls import is_loopback
 
 SCHEMES = {"vault": "https", "openbao": "https", "vault+https": "https", "openbao+https": "https"}
 SCHEMES |= {"vault+http": "http", "openbao+http": "http"}

@@ -6,14 +6,14 @@ import sys
 
 from invoke import Collection, Context
 
-from . import auth, data, sandbox, store
-from .common import DEFAULTS, cli_task, redact_debug_output
+from oauthdance.tasks import auth, data, sandbox, store
+from oauthdance.tasks.common import DEFAULTS, cli_task, redact_debug_output
 
 
 @cli_task(creds="keep the credentials in this file (default: a temporary one)")
 def demo(c: Context, creds: str | None = None) -> None:
     """Run a complete OAuth dance against the bundled local provider (no internet)."""
-    from ..demo import run_demo
+    from oauthdance.demo import run_demo
 
     run_demo(creds)
 

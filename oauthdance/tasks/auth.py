@@ -7,11 +7,11 @@ from typing import Any
 
 from invoke import Context
 
-from .. import flow
-from ..errors import TokenRejected, UsageError
-from ..providers import Provider, get_provider, load_providers
-from ..tokens import mask, pick_owner
-from .common import cli_task, say, target, warn
+from oauthdance import flow
+from oauthdance.errors import TokenRejected, UsageError
+from oauthdance.providers import Provider, get_provider, load_providers
+from oauthdance.tasks.common import cli_task, say, target, warn
+from oauthdance.tokens import mask, pick_owner
 
 
 def _port(value: str | None) -> int | None:
@@ -58,7 +58,7 @@ def configure(
     aim = target(c, provider, user, creds)
     store, overrides = aim.store, None
     if issuer:
-        from ..endpoints import discover
+        from oauthdance.endpoints import discover
 
         overrides = discover(issuer)
     if client_auth:
@@ -228,7 +228,7 @@ def status(
     json: bool = False,
 ) -> None:
     """Show providers, owners, scopes, expiry and token sources (masked); changes nothing."""
-    from ..status import status_rows
+    from oauthdance.status import status_rows
 
     aim = target(c, None, None, creds)
     store = aim.store
@@ -276,7 +276,7 @@ def _instant(epoch: int | None) -> str | None:
     """An epoch time from a provider, as the file stores times (UTC, ISO 8601)."""
     from datetime import datetime, timezone
 
-    from ..tokens import isoformat
+    from oauthdance.tokens import isoformat
 
     if epoch is None:
         return None
@@ -303,7 +303,7 @@ def token(
     creds: str | None = None,
 ) -> None:
     """Print only the raw access token (refreshed if due), for TOKEN=$(invoke auth.token)."""
-    from ..lifecycle import find_token
+    from oauthdance.lifecycle import find_token
 
     aim = target(c, provider, user, creds)
     print(find_token(aim.store, aim.provider, aim.user).access_token)
@@ -357,7 +357,7 @@ def login(
     json: bool = False,
 ) -> None:
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
-    from ..login import run_login
+    from oauthdance.login import run_login
 
     aim = target(c, provider, user, creds)
     prov, owner = aim.provider, aim.user
@@ -393,8 +393,8 @@ def device(
     json: bool = False,
 ) -> None:
     """Log in with the device flow: type a short code on another device."""
-    from ..device import device_login
-    from ..login import has_display, open_browser
+    from oauthdance.device import device_login
+    from oauthdance.login import has_display, open_browser
 
     aim = target(c, provider, user, creds)
     prov = aim.provider
@@ -412,7 +412,7 @@ def refresh(
     json: bool = False,
 ) -> None:
     """Refresh the owner's expiring token now (the refresh token rotates)."""
-    from ..lifecycle import refresh_token
+    from oauthdance.lifecycle import refresh_token
 
     aim = target(c, provider, user, creds)
     store, prov = aim.store, aim.provider
@@ -442,7 +442,7 @@ def check(
     json: bool = False,
 ) -> None:
     """Ask the provider whether the stored token still works (exit 1 if not)."""
-    from ..lifecycle import check_token, login_command
+    from oauthdance.lifecycle import check_token, login_command
 
     aim = target(c, provider, user, creds)
     prov = aim.provider
@@ -482,7 +482,7 @@ def revoke(
     creds: str | None = None,
 ) -> None:
     """Revoke the token at the provider and remove it here."""
-    from ..lifecycle import revoke_token
+    from oauthdance.lifecycle import revoke_token
 
     aim = target(c, provider, user, creds)
     prov = aim.provider
@@ -499,7 +499,7 @@ def logout(
     creds: str | None = None,
 ) -> None:
     """Remove the token here only; it keeps working at the provider until revoked."""
-    from ..lifecycle import forget_token
+    from oauthdance.lifecycle import forget_token
 
     aim = target(c, provider, user, creds)
     store, prov = aim.store, aim.provider
@@ -520,7 +520,7 @@ def use(
     creds: str | None = None,
 ) -> None:
     """Make an owner the provider's default (scripts can pass --user instead)."""
-    from ..lifecycle import make_default_owner
+    from oauthdance.lifecycle import make_default_owner
 
     if not user:
         raise UsageError("auth.use needs --user NAME", "see `invoke auth.status` for the owners")

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
-from ..errors import BROKEN_PIPE, OAuthDanceError, printable
-from ..settings import BY_NAME, SETTINGS
-from ..target import Target, resolve_target
+from oauthdance.errors import BROKEN_PIPE, OAuthDanceError, printable
+from oauthdance.settings import BY_NAME, SETTINGS
+from oauthdance.target import Target, resolve_target
 
 F = TypeVar("F", bound=Callable[..., Any])
 

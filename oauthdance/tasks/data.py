@@ -12,8 +12,8 @@ from typing import Any
 
 from invoke import Context
 
-from ..errors import OAuthDanceError, UsageError
-from ..fetcher import (
+from oauthdance.errors import OAuthDanceError, UsageError
+from oauthdance.fetcher import (
     DEFAULT_MAX_WAIT,
     DEFAULT_PAGE_LIMIT,
     DEFAULT_WORKERS,
@@ -22,7 +22,7 @@ from ..fetcher import (
     parse_params,
     whole_number,
 )
-from .common import cli_task, target
+from oauthdance.tasks.common import cli_task, target
 
 OUTPUT_HELP = {
     "out": "write to this file (default: stdout); its extension (.json, .ndjson or .jsonl, "
@@ -72,9 +72,9 @@ def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> 
     max_wait, cache, quiet; and `one` (data.user) for one JSON object rather than an array.
     Every flag is checked before anything is fetched.
     """
-    from ..data import open_fetch
-    from ..output import ItemWriter, format_for
-    from ..progress import Progress
+    from oauthdance.data import open_fetch
+    from oauthdance.output import ItemWriter, format_for
+    from oauthdance.progress import Progress
 
     quiet, out, workers = options["quiet"], options["out"], options["workers"]
     max_pages = whole_number("--max-pages", options["max_pages"])

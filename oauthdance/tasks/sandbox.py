@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from invoke import Context
 
-from ..errors import ConfigError
-from .common import cli_task, target
+from oauthdance.errors import ConfigError
+from oauthdance.tasks.common import cli_task, target
 
 if TYPE_CHECKING:
-    from ..sandbox import App, Sandbox
+    from oauthdance.sandbox import App, Sandbox
 
 
 CALLBACK = "http://127.0.0.1/callback"  # the pre-registered app's; any port on loopback
@@ -43,12 +43,12 @@ def serve(
     verbose: bool = False,
 ) -> None:
     """Serve the sandbox provider on 127.0.0.1 until Ctrl-C (and configure it for you)."""
-    from .. import flow
-    from ..providers import get_provider
-    from ..sandbox import Sandbox
-    from ..sandbox.server import SandboxServer
-    from ..sandbox.state import StateFile, StateFileError
-    from ..tokens import mask
+    from oauthdance import flow
+    from oauthdance.providers import get_provider
+    from oauthdance.sandbox import Sandbox
+    from oauthdance.sandbox.server import SandboxServer
+    from oauthdance.sandbox.state import StateFile, StateFileError
+    from oauthdance.tokens import mask
 
     model = Sandbox(auto_approve=auto_approve)
     try:

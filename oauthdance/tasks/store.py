@@ -7,10 +7,10 @@ from typing import Any
 
 from invoke import Context
 
-from ..errors import UsageError
-from ..store import open_store
-from ..store.copying import copy_records
-from .common import cli_task, say, target
+from oauthdance.errors import UsageError
+from oauthdance.store import open_store
+from oauthdance.store.copying import copy_records
+from oauthdance.tasks.common import cli_task, say, target
 
 
 @cli_task(
