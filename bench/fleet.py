@@ -32,7 +32,7 @@ LIFETIME = 2  # seconds: the sandbox's access tokens in this benchmark
 CHILD = """
 import json, os, sys, time
 import oauthdance
-from oauthdance.errors import OAuthDanceError
+from oauthdance.base.errors import OAuthDanceError
 creds, stop, out = sys.argv[1:4]
 costs, errors = [], {}
 while not os.path.exists(stop):

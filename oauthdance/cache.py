@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from oauthdance.jsonio import dumps, loads
+from oauthdance.base.jsonio import dumps, loads
 
 FORMAT = ".page"  # the first format kept a decoded body (`.json`): those entries are ignored
 

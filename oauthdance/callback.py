@@ -18,8 +18,9 @@ from socketserver import ThreadingMixIn
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from oauthdance import oauth, pages
-from oauthdance.errors import (
+from oauthdance import oauth
+from oauthdance.base import pages
+from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationError,
     ConfigError,

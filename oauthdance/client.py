@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from oauthdance.errors import ConfigError
+from oauthdance.base.errors import ConfigError
+from oauthdance.base.settings import app_variable
 from oauthdance.providers import Provider
-from oauthdance.settings import app_variable
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from oauthdance import flow
+from oauthdance.base.errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
 from oauthdance.client import Client
-from oauthdance.errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
 from oauthdance.oauth import DeviceCode, split_scopes
 from oauthdance.providers import Provider
 from oauthdance.store import Store

@@ -12,8 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from oauthdance import http, oauth, oidc
+from oauthdance.base.errors import (
+    DEVICE_ERROR_HINTS,
+    ConfigError,
+    NetworkError,
+    ProviderError,
+    advice,
+)
 from oauthdance.client import Client
-from oauthdance.errors import DEVICE_ERROR_HINTS, ConfigError, NetworkError, ProviderError, advice
 from oauthdance.providers import Provider
 from oauthdance.quirks import fix_token_answer
 from oauthdance.tokens import TokenAnswer

@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from oauthdance.errors import (
+from oauthdance.base.errors import (
     ConfigError,
     NetworkError,
     NotLoggedIn,
@@ -68,7 +68,7 @@ class Page:
     @cached_property
     def items(self) -> list[Any]:
         """The items, decoded when first asked for."""
-        from oauthdance.jsonio import loads
+        from oauthdance.base.jsonio import loads
 
         return items_of(loads(self.body))
 
@@ -76,7 +76,7 @@ class Page:
 def checked_page(url: str, body: bytes, links: dict[str, str], **more: Any) -> Page:
     """A page whose body is JSON (checked whole); HTML or a broken-off body is a clear
     error. An array is only counted; anything else is decoded to find its items."""
-    from oauthdance.jsonio import array_length
+    from oauthdance.base.jsonio import array_length
 
     try:
         length = array_length(body)

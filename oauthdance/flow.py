@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from oauthdance import oauth
-from oauthdance.client import DEFAULT_REDIRECT_URI, Client, resolve_client
-from oauthdance.errors import (
+from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
     IdTokenInvalid,
@@ -26,9 +25,10 @@ from oauthdance.errors import (
     UnknownState,
     printable,
 )
+from oauthdance.base.settings import app_variable
+from oauthdance.client import DEFAULT_REDIRECT_URI, Client, resolve_client
 from oauthdance.lifecycle import find_token, login_command
 from oauthdance.providers import Provider
-from oauthdance.settings import app_variable
 from oauthdance.store import Store
 from oauthdance.tokens import (
     TokenAnswer,

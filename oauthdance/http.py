@@ -22,7 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as UrllibError
 
 from oauthdance import transport
-from oauthdance.errors import NetworkError
+from oauthdance.base.errors import NetworkError
 from oauthdance.transport import USER_AGENT, Answer, retry_policy
 from oauthdance.urls import is_secure
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 
 from oauthdance import transport
+from oauthdance.base.errors import NotLoggedIn
 from oauthdance.client import resolve_client
-from oauthdance.errors import NotLoggedIn
 from oauthdance.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
 from oauthdance.oauth import is_vschar_text
 from oauthdance.providers import Provider

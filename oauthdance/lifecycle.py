@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from oauthdance.base.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
+from oauthdance.base.settings import token_from_environment
 from oauthdance.client import Client, resolve_client
-from oauthdance.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
 from oauthdance.providers import Provider
-from oauthdance.settings import token_from_environment
 from oauthdance.store import RefreshTurn, Store
 from oauthdance.tokens import (
     TokenAnswer,

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from oauthdance import flow
+from oauthdance.base.errors import AuthorizationError, LoginTimeout
 from oauthdance.callback import CallbackServer
-from oauthdance.errors import AuthorizationError, LoginTimeout
 from oauthdance.lifecycle import login_command
 from oauthdance.providers import Provider
 from oauthdance.store import Store

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
-from oauthdance.errors import (
+from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationDenied,
     AuthorizationError,

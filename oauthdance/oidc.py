@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from oauthdance.errors import ConfigError, IdTokenInvalid, NetworkError, printable
+from oauthdance.base.errors import ConfigError, IdTokenInvalid, NetworkError, printable
 from oauthdance.providers import Provider
 from oauthdance.urls import is_secure
 

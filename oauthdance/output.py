@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from oauthdance.errors import OAuthDanceError, UsageError, printable
-from oauthdance.jsonio import dumps
+from oauthdance.base.errors import OAuthDanceError, UsageError, printable
+from oauthdance.base.jsonio import dumps
 
 FORMATS = ("json", "ndjson", "csv")
 EXTENSIONS = {".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson", ".csv": "csv"}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oauthdance.errors import ConfigError
+from oauthdance.base.errors import ConfigError
 from oauthdance.urls import is_secure
 
 BUILTIN_FILE = Path(__file__).with_name("config") / "providers.yaml"
@@ -197,7 +197,7 @@ def get_provider(
 
 
 def _read_yaml(path: Path) -> dict[str, dict[str, Any]]:
-    from oauthdance import yamlio
+    from oauthdance.base import yamlio
 
     try:
         data = yamlio.load(path.read_text(encoding="utf-8")) or {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from oauthdance.errors import AuthorizationError
+from oauthdance.base.errors import AuthorizationError
 
 
 @dataclass(frozen=True)

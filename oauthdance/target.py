@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+from oauthdance.base.settings import Settings, resolve
 from oauthdance.providers import Provider, get_provider
-from oauthdance.settings import Settings, resolve
 from oauthdance.store import Store, open_store
 
 CredsArgument = str | os.PathLike[str] | Store | None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
-from oauthdance.errors import NotLoggedIn
+from oauthdance.base.errors import NotLoggedIn
 
 # What a validated id_token says of its owner, kept beside the token for quick reading.
 ID_CLAIMS_KEPT = ("sub", "preferred_username", "email", "name", "iss")

@@ -28,7 +28,7 @@ from urllib3.exceptions import HTTPError as UrllibError
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from oauthdance.errors import NetworkError, printable
+from oauthdance.base.errors import NetworkError, printable
 from oauthdance.urls import is_secure, origin
 
 USER_AGENT = "oauthdance/0.1 (+https://pypi.org/project/oauthdance/)"

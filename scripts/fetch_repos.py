@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 
 import oauthdance
-from oauthdance.errors import OAuthDanceError
+from oauthdance.base.errors import OAuthDanceError
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ import sys
 import requests
 
 import oauthdance
+from oauthdance.base.errors import OAuthDanceError
 from oauthdance.compat import read_creds
-from oauthdance.errors import OAuthDanceError
 
 
 def main() -> None:

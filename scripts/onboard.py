@@ -26,8 +26,7 @@ import requests
 
 import oauthdance
 from oauthdance import endpoints, flow
-from oauthdance.device import device_login
-from oauthdance.errors import (
+from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
     LoginTimeout,
@@ -38,17 +37,18 @@ from oauthdance.errors import (
     UsageError,
     printable,
 )
+from oauthdance.base.settings import app_variable, dotenv_file
+from oauthdance.device import device_login
 from oauthdance.lifecycle import FoundToken, environment_token, find_token
 from oauthdance.login import has_display, is_remote_session, open_browser, run_login
 from oauthdance.oauth import missing_scopes, split_scopes
 from oauthdance.providers import Provider
-from oauthdance.settings import app_variable, dotenv_file
 from oauthdance.target import Target, resolve_target
 from oauthdance.tokens import mask
 
 MODES = ("auto", "browser", "paste", "device", "ci")
 COMMAND = "scripts/onboard"
-INTERRUPTED = 130  # as `oauthdance.errors.EXIT_CODES` says: Ctrl-C, SIGTERM or SIGHUP
+INTERRUPTED = 130  # as `oauthdance.base.errors.EXIT_CODES` says: Ctrl-C, SIGTERM or SIGHUP
 
 
 class Parser(argparse.ArgumentParser):
@@ -444,7 +444,7 @@ def show(target: Target, ready: Ready, headline: str, path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The exit code: 0, the error's own (`oauthdance.errors.EXIT_CODES`), or 130."""
+    """The exit code: 0, the error's own (`oauthdance.base.errors.EXIT_CODES`), or 130."""
     args = parse_args(argv)
     try:
         onboard(args)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_invoke
 
-from oauthdance import yamlio
+from oauthdance.base import yamlio
+from oauthdance.base.settings import SETTINGS, resolve
 from oauthdance.providers import BUILTIN_FILE, load_providers
-from oauthdance.settings import SETTINGS, resolve
 from oauthdance.store import CredentialsFile
 
 PROVIDERS_EXAMPLE = ROOT / "config" / "providers.example.yaml"

@@ -15,8 +15,8 @@ import pytest
 from conftest import run_invoke, run_script
 from lifecycle_helpers import logged_in
 
+from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.data import open_fetch
-from oauthdance.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.fetcher import SECONDARY_MIN_WAIT, Fetcher, Window
 from oauthdance.sandbox import App, RunningSandbox, rest
 from oauthdance.target import resolve_target

@@ -10,9 +10,9 @@ from conftest import run_invoke
 from login_helpers import InvokeThread, creds_record
 
 from oauthdance import flow
+from oauthdance.base.errors import ProviderError
 from oauthdance.device import poll_for_token
 from oauthdance.endpoints import request_device_code
-from oauthdance.errors import ProviderError
 from oauthdance.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile

@@ -397,7 +397,7 @@ def test_a_sent_request_is_answered_whatever_the_connection_went_through(
 def test_an_answer_that_never_comes_costs_one_timeout(server: HostileServer) -> None:
     server.answer("/hang", Answer(mode="hang"))
     pool = transport.PagePool(size=1, timeout=(2.0, 0.5))
-    with pytest.raises(oauthdance.errors.NetworkError, match=r"could not fetch .*/hang"):
+    with pytest.raises(oauthdance.base.errors.NetworkError, match=r"could not fetch .*/hang"):
         pool.send(server.url + "/hang").answer()
     assert server.paths() == ["/hang"]  # not asked again: one timeout, not two
 
@@ -507,7 +507,7 @@ def test_https_pages_are_verified_and_kept_alive(tls_server: SimpleNamespace, mo
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     untrusting = transport.PagePool(size=1, retries=0)  # certifi's CAs: not this one
-    with pytest.raises(oauthdance.errors.NetworkError, match="could not fetch https://127"):
+    with pytest.raises(oauthdance.base.errors.NetworkError, match="could not fetch https://127"):
         untrusting.send(url + "/secret").answer()
     assert tls_server.answered == ["/a?page=1", "/a?page=2"]  # nothing to an unverified peer
 

@@ -13,7 +13,7 @@ from conftest import run_invoke
 from lifecycle_helpers import logged_in
 
 import oauthdance
-from oauthdance.errors import CredentialsFileError
+from oauthdance.base.errors import CredentialsFileError
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 

@@ -50,10 +50,10 @@ from hypothesis import strategies as st
 
 import oauthdance
 from oauthdance import flow
+from oauthdance.base.errors import OAuthDanceError
 from oauthdance.data import open_fetch
 from oauthdance.device import device_login
 from oauthdance.endpoints import discover
-from oauthdance.errors import OAuthDanceError
 from oauthdance.fetcher import Fetcher
 from oauthdance.output import ItemWriter
 from oauthdance.providers import Provider, get_provider

@@ -14,7 +14,7 @@ from hostile_server import TOKEN, Answer, HostileServer, provider_file, with_tok
 
 import oauthdance
 from oauthdance import flow, http, transport
-from oauthdance.errors import ConfigError, NetworkError
+from oauthdance.base.errors import ConfigError, NetworkError
 from oauthdance.providers import get_provider, load_providers
 from oauthdance.store import CredentialsFile
 

@@ -16,8 +16,8 @@ from conftest import run_invoke
 from keyrings.alt.file import PlaintextKeyring
 
 import oauthdance
+from oauthdance.base.errors import StoreError
 from oauthdance.demo import sandbox_login
-from oauthdance.errors import StoreError
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store
 from oauthdance.store.oskeyring import MARKER, KeyringFile

@@ -13,7 +13,7 @@ from hostile_server import Answer, HostileServer
 from lifecycle_helpers import logged_in
 
 from oauthdance import flow
-from oauthdance.errors import EXIT_CODES
+from oauthdance.base.errors import EXIT_CODES
 from oauthdance.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
@@ -96,7 +96,7 @@ def test_every_next_line_names_the_provider_it_is_about(
 
 
 def test_exit_codes_are_the_documented_ones() -> None:
-    from oauthdance import errors
+    from oauthdance.base import errors
 
     codes = {
         cls.exit_code
@@ -111,7 +111,7 @@ def test_a_token_from_the_environment_that_cannot_be_sent_is_named_not_shown(
 ) -> None:
     """requests' InvalidHeader would quote the whole header, token and all."""
     import oauthdance
-    from oauthdance.errors import NotLoggedIn
+    from oauthdance.base.errors import NotLoggedIn
 
     logged_in(sandbox, app, tmp_path / "creds.json")
     monkeypatch.setenv("SANDBOX_TOKEN", "gho_secretvalue\nX-Injected: 1")

@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oauthdance import oauth
-from oauthdance.errors import AuthorizationDenied, AuthorizationError, NetworkError, ProviderError
+from oauthdance.base.errors import (
+    AuthorizationDenied,
+    AuthorizationError,
+    NetworkError,
+    ProviderError,
+)
 from oauthdance.providers import get_provider
 
 
@@ -246,7 +251,7 @@ def test_missing_scopes_counts_broader_grants() -> None:
 
 @given(st.text())
 def test_provider_text_is_always_printable_and_bounded(text: str) -> None:
-    from oauthdance.errors import printable
+    from oauthdance.base.errors import printable
 
     shown = printable(text, 50)
     assert shown.isprintable() and len(shown) <= 50

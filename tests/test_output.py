@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import captured_stream, captured_text
 
-from oauthdance.errors import OAuthDanceError, UsageError
+from oauthdance.base.errors import OAuthDanceError, UsageError
 from oauthdance.output import ItemWriter, flatten, format_for
 
 # The case that lost columns: the header came from the first item only.

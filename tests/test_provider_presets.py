@@ -13,7 +13,7 @@ from conftest import browser_approve, run_invoke
 from lifecycle_helpers import headless_login
 
 from oauthdance import flow, lifecycle, oauth
-from oauthdance.errors import AuthorizationError, IdTokenInvalid, ProviderError
+from oauthdance.base.errors import AuthorizationError, IdTokenInvalid, ProviderError
 from oauthdance.providers import Provider, get_provider, load_providers
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.store import CredentialsFile
@@ -396,7 +396,7 @@ def test_user_provider_typo_names_file_provider_and_field(tmp_path: Path) -> Non
 
 
 def test_quirk_names_are_checked(tmp_path: Path) -> None:
-    from oauthdance.errors import ConfigError
+    from oauthdance.base.errors import ConfigError
 
     mine = tmp_path / "p.yaml"
     mine.write_text("x:\n  extends: github\n  quirks: [no_such_quirk]\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oauthdance.errors import ConfigError
+from oauthdance.base.errors import ConfigError
 from oauthdance.providers import get_provider, load_providers
 
 

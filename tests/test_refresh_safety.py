@@ -18,7 +18,7 @@ from hostile_server import Answer, HostileServer
 from lifecycle_helpers import logged_in
 
 from oauthdance import endpoints, lifecycle, store
-from oauthdance.errors import NotLoggedIn
+from oauthdance.base.errors import NotLoggedIn
 from oauthdance.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile

@@ -10,8 +10,8 @@ from conftest import run_invoke
 from lifecycle_helpers import logged_in
 
 import oauthdance
-from oauthdance import settings
-from oauthdance.errors import EXIT_CODES
+from oauthdance.base import settings
+from oauthdance.base.errors import EXIT_CODES
 from oauthdance.sandbox import App, RunningSandbox
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from process_targets import write_rounds
 
-from oauthdance.errors import CredentialsFileError
+from oauthdance.base.errors import CredentialsFileError
 from oauthdance.store import CredentialsFile
 
 SAMPLE = {

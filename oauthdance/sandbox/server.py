@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from oauthdance import pages
+from oauthdance.base import pages
 from oauthdance.sandbox import rest
 from oauthdance.sandbox.model import Sandbox, SandboxError, parse_form
 

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from oauthdance.atomic import write_private
+from oauthdance.base.atomic import write_private
 from oauthdance.sandbox.model import App, DeviceGrant, Grant, RateCounter, Sandbox, Token, User
 
 FORMAT = "oauthdance-sandbox-state"

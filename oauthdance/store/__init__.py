@@ -42,7 +42,7 @@ def open_store(creds: str | os.PathLike[str] | Store) -> Store:
             from oauthdance.store.vault import VaultStore
 
             return VaultStore(text)
-        from oauthdance.errors import UsageError
+        from oauthdance.base.errors import UsageError
 
         raise UsageError(
             f"--creds {text.split('://')[0]}://... is not a store oauthdance knows",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from oauthdance.errors import StoreConflict
+from oauthdance.base.errors import StoreConflict
 from oauthdance.store.base import RefreshTurn
 from oauthdance.tokens import TokenRecord, marked_claimed
 

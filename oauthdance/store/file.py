@@ -18,8 +18,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from oauthdance.atomic import write_private
-from oauthdance.errors import CredentialsFileError
+from oauthdance.base.atomic import write_private
+from oauthdance.base.errors import CredentialsFileError
 from oauthdance.store.base import Change, RefreshTurn, Store, T, apply_change
 
 # Keys the notebooks' flat creds.json keeps directly under a provider.
@@ -145,7 +145,7 @@ class CredentialsFile(Store):
         if not text.strip():
             return {}
         if self.is_yaml:
-            from oauthdance import yamlio
+            from oauthdance.base import yamlio
 
             try:
                 data = yamlio.load(text)
@@ -175,7 +175,7 @@ class CredentialsFile(Store):
 
     def _write(self, data: dict[str, Any]) -> None:
         if self.is_yaml:
-            from oauthdance import yamlio
+            from oauthdance.base import yamlio
 
             text = yamlio.dump(data)
         else:

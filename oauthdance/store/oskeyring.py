@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from oauthdance.errors import StoreError, printable
+from oauthdance.base.errors import StoreError, printable
 from oauthdance.store.file import CredentialsFile
 
 SCHEME = "keyring:"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from oauthdance.errors import (
+from oauthdance.base.errors import (
     StoreConflict,
     StoreDenied,
     StoreError,

@@ -8,7 +8,7 @@ from typing import Any
 from invoke import Context
 
 from oauthdance import flow
-from oauthdance.errors import TokenRejected, UsageError
+from oauthdance.base.errors import TokenRejected, UsageError
 from oauthdance.providers import Provider, get_provider, load_providers
 from oauthdance.tasks.common import cli_task, say, target, warn
 from oauthdance.tokens import mask, pick_owner

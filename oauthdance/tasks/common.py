@@ -1,6 +1,6 @@
 """What every task shares: the target its flags name, flag help, and errors turned into exits.
 
-Settings are resolved by `oauthdance.settings` (flag → invoke config → environment → .env →
+Settings are resolved by `oauthdance.base.settings` (flag → invoke config → environment → .env →
 default); this module only hands it the flags and invoke's `oauthdance` configuration.
 """
 
@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
-from oauthdance.errors import BROKEN_PIPE, OAuthDanceError, printable
-from oauthdance.settings import BY_NAME, SETTINGS
+from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, printable
+from oauthdance.base.settings import BY_NAME, SETTINGS
 from oauthdance.target import Target, resolve_target
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -12,7 +12,7 @@ from typing import Any
 
 from invoke import Context
 
-from oauthdance.errors import OAuthDanceError, UsageError
+from oauthdance.base.errors import OAuthDanceError, UsageError
 from oauthdance.fetcher import (
     DEFAULT_MAX_WAIT,
     DEFAULT_PAGE_LIMIT,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Context
 
-from oauthdance.errors import ConfigError
+from oauthdance.base.errors import ConfigError
 from oauthdance.tasks.common import cli_task, target
 
 if TYPE_CHECKING:

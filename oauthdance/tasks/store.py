@@ -7,7 +7,7 @@ from typing import Any
 
 from invoke import Context
 
-from oauthdance.errors import UsageError
+from oauthdance.base.errors import UsageError
 from oauthdance.store import open_store
 from oauthdance.store.copying import copy_records
 from oauthdance.tasks.common import cli_task, say, target
