@@ -4,7 +4,7 @@ For notebooks and scripts: `oauthdance.token()`, `oauthdance.session()`,
 `oauthdance.auth()`, `oauthdance.fetch()` and `oauthdance.Credentials` (imported on first
 use, so `import oauthdance` stays light).
 The steps live in `oauthdance.flow`, the file in `oauthdance.store`, providers in
-`oauthdance.providers`, the local provider in `oauthdance.sandbox`.
+`oauthdance.protocol.providers`, the local provider in `oauthdance.sandbox`.
 """
 
 from __future__ import annotations

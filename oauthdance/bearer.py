@@ -12,7 +12,7 @@ import requests
 
 from oauthdance import http
 from oauthdance.keeper import TokenKeeper
-from oauthdance.urls import origin
+from oauthdance.protocol.urls import origin
 
 
 class BearerAuth(TokenKeeper, requests.auth.AuthBase):

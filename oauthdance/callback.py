@@ -18,7 +18,6 @@ from socketserver import ThreadingMixIn
 from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from oauthdance import oauth
 from oauthdance.base import pages
 from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
@@ -28,6 +27,7 @@ from oauthdance.base.errors import (
     advice,
     printable,
 )
+from oauthdance.protocol import oauth
 
 CONNECTION_TIMEOUT = 5.0  # seconds a client may idle while sending its request or reading
 POLL_INTERVAL = 0.1  # seconds between looks at the deadline and at what has arrived

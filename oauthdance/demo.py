@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from oauthdance import flow
-from oauthdance.providers import Provider, get_provider
+from oauthdance.protocol.providers import Provider, get_provider
+from oauthdance.protocol.tokens import mask
 from oauthdance.sandbox import App, RunningSandbox, Sandbox
 from oauthdance.sandbox.browser import approve
 from oauthdance.store import Store, open_store
-from oauthdance.tokens import mask
 
 DEMO_SCOPE = "repo read:org"
 DEMO_REDIRECT = "http://127.0.0.1:8765/callback"

@@ -13,11 +13,11 @@ from typing import TextIO
 
 from oauthdance import flow
 from oauthdance.base.errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
-from oauthdance.client import Client
-from oauthdance.oauth import DeviceCode, split_scopes
-from oauthdance.providers import Provider
+from oauthdance.protocol.client import Client
+from oauthdance.protocol.oauth import DeviceCode, split_scopes
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.tokens import TokenAnswer, new_token_record, utcnow
 from oauthdance.store import Store
-from oauthdance.tokens import TokenAnswer, new_token_record, utcnow
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SLOW_DOWN_STEP = 5  # seconds added on each slow_down (RFC 8628 §3.5)

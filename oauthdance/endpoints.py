@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oauthdance import http, oauth, oidc
+from oauthdance import http
 from oauthdance.base.errors import (
     DEVICE_ERROR_HINTS,
     ConfigError,
@@ -19,10 +19,11 @@ from oauthdance.base.errors import (
     ProviderError,
     advice,
 )
-from oauthdance.client import Client
-from oauthdance.providers import Provider
-from oauthdance.quirks import fix_token_answer
-from oauthdance.tokens import TokenAnswer
+from oauthdance.protocol import oauth, oidc
+from oauthdance.protocol.client import Client
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.quirks import fix_token_answer
+from oauthdance.protocol.tokens import TokenAnswer
 
 JSON = {"Accept": "application/json"}
 

@@ -35,8 +35,8 @@ from oauthdance.base.errors import (
     printable,
     response_text,
 )
-from oauthdance.oauth import split_scopes
 from oauthdance.progress import Progress
+from oauthdance.protocol.oauth import split_scopes
 
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
     from oauthdance.cache import Cached, ETagCache

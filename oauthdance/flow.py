@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from oauthdance import oauth
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -26,11 +25,11 @@ from oauthdance.base.errors import (
     printable,
 )
 from oauthdance.base.settings import app_variable
-from oauthdance.client import DEFAULT_REDIRECT_URI, Client, resolve_client
 from oauthdance.lifecycle import find_token, login_command
-from oauthdance.providers import Provider
-from oauthdance.store import Store
-from oauthdance.tokens import (
+from oauthdance.protocol import oauth
+from oauthdance.protocol.client import DEFAULT_REDIRECT_URI, Client, resolve_client
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.tokens import (
     TokenAnswer,
     TokenRecord,
     isoformat,
@@ -38,6 +37,7 @@ from oauthdance.tokens import (
     utcnow,
     with_identity,
 )
+from oauthdance.store import Store
 
 
 def current_client(creds: Store, provider: Provider) -> Client:

@@ -23,8 +23,8 @@ from urllib3.exceptions import HTTPError as UrllibError
 
 from oauthdance import transport
 from oauthdance.base.errors import NetworkError
+from oauthdance.protocol.urls import is_secure
 from oauthdance.transport import USER_AGENT, Answer, retry_policy
-from oauthdance.urls import is_secure
 
 DEADLINE = 30.0  # seconds a whole call to an authorization server may take
 MAX_ANSWER_BYTES = 1 << 20  # an authorization server's answer is a few hundred bytes

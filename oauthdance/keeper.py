@@ -13,12 +13,12 @@ import threading
 
 from oauthdance import transport
 from oauthdance.base.errors import NotLoggedIn
-from oauthdance.client import resolve_client
 from oauthdance.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
-from oauthdance.oauth import is_vschar_text
-from oauthdance.providers import Provider
+from oauthdance.protocol.client import resolve_client
+from oauthdance.protocol.oauth import is_vschar_text
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.urls import origin
 from oauthdance.store import Store
-from oauthdance.urls import origin
 
 
 class TokenKeeper:

@@ -20,10 +20,9 @@ from typing import Any
 
 from oauthdance.base.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
 from oauthdance.base.settings import token_from_environment
-from oauthdance.client import Client, resolve_client
-from oauthdance.providers import Provider
-from oauthdance.store import RefreshTurn, Store
-from oauthdance.tokens import (
+from oauthdance.protocol.client import Client, resolve_client
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.tokens import (
     TokenAnswer,
     TokenRecord,
     marked_needs_login,
@@ -33,6 +32,7 @@ from oauthdance.tokens import (
     utcnow,
     without_claim,
 )
+from oauthdance.store import RefreshTurn, Store
 
 MAX_LEEWAY = timedelta(seconds=60)
 DEADLINE = 20.0  # seconds for a refresh request: less than other steps wait for the file

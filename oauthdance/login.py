@@ -23,9 +23,9 @@ from oauthdance import flow
 from oauthdance.base.errors import AuthorizationError, LoginTimeout
 from oauthdance.callback import CallbackServer
 from oauthdance.lifecycle import login_command
-from oauthdance.providers import Provider
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.urls import is_loopback
 from oauthdance.store import Store
-from oauthdance.urls import is_loopback
 
 DEFAULT_TIMEOUT = 300.0
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from oauthdance.client import resolve_client
 from oauthdance.lifecycle import environment_token
-from oauthdance.providers import Provider
+from oauthdance.protocol.client import resolve_client
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.tokens import mask, parse_time, utcnow
 from oauthdance.store import Store
-from oauthdance.tokens import mask, parse_time, utcnow
 
 
 def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from oauthdance.base.settings import Settings, resolve
-from oauthdance.providers import Provider, get_provider
+from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import Store, open_store
 
 CredsArgument = str | os.PathLike[str] | Store | None

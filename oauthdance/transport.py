@@ -29,7 +29,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from oauthdance.base.errors import NetworkError, printable
-from oauthdance.urls import is_secure, origin
+from oauthdance.protocol.urls import is_secure, origin
 
 USER_AGENT = "oauthdance/0.1 (+https://pypi.org/project/oauthdance/)"
 TIMEOUT = (10.0, 30.0)  # seconds to connect, and to wait for each read

@@ -41,10 +41,10 @@ from oauthdance.base.settings import app_variable, dotenv_file
 from oauthdance.device import device_login
 from oauthdance.lifecycle import FoundToken, environment_token, find_token
 from oauthdance.login import has_display, is_remote_session, open_browser, run_login
-from oauthdance.oauth import missing_scopes, split_scopes
-from oauthdance.providers import Provider
+from oauthdance.protocol.oauth import missing_scopes, split_scopes
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.tokens import mask
 from oauthdance.target import Target, resolve_target
-from oauthdance.tokens import mask
 
 MODES = ("auto", "browser", "paste", "device", "ci")
 COMMAND = "scripts/onboard"

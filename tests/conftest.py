@@ -31,7 +31,7 @@ from openbao import Bao, start_bao, unavailable
 
 import oauthdance.data
 from oauthdance.fetcher import Fetcher
-from oauthdance.providers import load_providers
+from oauthdance.protocol.providers import load_providers
 from oauthdance.sandbox import App, RunningSandbox, Sandbox
 from oauthdance.sandbox.browser import approve
 from oauthdance.tasks import namespace

@@ -10,7 +10,7 @@ from conftest import ROOT, run_invoke
 
 from oauthdance.base import yamlio
 from oauthdance.base.settings import SETTINGS, resolve
-from oauthdance.providers import BUILTIN_FILE, load_providers
+from oauthdance.protocol.providers import BUILTIN_FILE, load_providers
 from oauthdance.store import CredentialsFile
 
 PROVIDERS_EXAMPLE = ROOT / "config" / "providers.example.yaml"

@@ -13,7 +13,7 @@ from oauthdance import flow
 from oauthdance.base.errors import ProviderError
 from oauthdance.device import poll_for_token
 from oauthdance.endpoints import request_device_code
-from oauthdance.providers import get_provider
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 
@@ -107,7 +107,7 @@ def test_googles_verification_url_field_is_understood(
     creds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Google names the field `verification_url` (RFC 8628 says `verification_uri`)."""
-    from oauthdance import oauth
+    from oauthdance.protocol import oauth
 
     code = oauth.checked_device_code(
         {

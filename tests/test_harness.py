@@ -11,7 +11,7 @@ import pytest
 from conftest import run_invoke, run_invoke_process
 
 from oauthdance import flow
-from oauthdance.providers import load_providers
+from oauthdance.protocol.providers import load_providers
 
 # Set in the outer environment for this module's tests; the autouse `isolated` fixture
 # (function-scoped, so it runs after this module-scoped one) must take every one away.

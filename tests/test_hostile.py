@@ -56,7 +56,7 @@ from oauthdance.device import device_login
 from oauthdance.endpoints import discover
 from oauthdance.fetcher import Fetcher
 from oauthdance.output import ItemWriter
-from oauthdance.providers import Provider, get_provider
+from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile
 from oauthdance.target import resolve_target
 

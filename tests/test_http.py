@@ -15,7 +15,7 @@ from hostile_server import TOKEN, Answer, HostileServer, provider_file, with_tok
 import oauthdance
 from oauthdance import flow, http, transport
 from oauthdance.base.errors import ConfigError, NetworkError
-from oauthdance.providers import get_provider, load_providers
+from oauthdance.protocol.providers import get_provider, load_providers
 from oauthdance.store import CredentialsFile
 
 SECRET = "s3cret-client-secret"

@@ -16,7 +16,7 @@ from process_targets import token_at_once
 import oauthdance
 from oauthdance import lifecycle
 from oauthdance.base.errors import NotLoggedIn
-from oauthdance.providers import get_provider
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 

@@ -14,7 +14,7 @@ from lifecycle_helpers import logged_in
 
 from oauthdance import flow
 from oauthdance.base.errors import EXIT_CODES
-from oauthdance.providers import get_provider
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oauthdance import oauth
 from oauthdance.base.errors import (
     AuthorizationDenied,
     AuthorizationError,
     NetworkError,
     ProviderError,
 )
-from oauthdance.providers import get_provider
+from oauthdance.protocol import oauth
+from oauthdance.protocol.providers import get_provider
 
 
 def test_pkce_verifiers_have_the_rfc_7636_length_and_alphabet() -> None:

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT, browser_approve, stop_at_teardown
 from lifecycle_helpers import logged_in
 
-from oauthdance.providers import get_provider
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 
 ONBOARD = ROOT / "scripts" / "onboard"

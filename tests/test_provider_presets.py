@@ -12,9 +12,10 @@ import pytest
 from conftest import browser_approve, run_invoke
 from lifecycle_helpers import headless_login
 
-from oauthdance import flow, lifecycle, oauth
+from oauthdance import flow, lifecycle
 from oauthdance.base.errors import AuthorizationError, IdTokenInvalid, ProviderError
-from oauthdance.providers import Provider, get_provider, load_providers
+from oauthdance.protocol import oauth
+from oauthdance.protocol.providers import Provider, get_provider, load_providers
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.store import CredentialsFile
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from oauthdance.base.errors import ConfigError
-from oauthdance.providers import get_provider, load_providers
+from oauthdance.protocol.providers import get_provider, load_providers
 
 
 def test_builtin_presets_load() -> None:

@@ -14,8 +14,8 @@ import requests
 from conftest import browser_approve, run_invoke
 from login_helpers import InvokeThread, creds_record, start_authorization
 
-from oauthdance import oauth
 from oauthdance.base.errors import AuthorizationError
+from oauthdance.protocol import oauth
 
 CALLBACK = "http://127.0.0.1:8765/callback"  # the redirect_uri `configure_args` registers
 

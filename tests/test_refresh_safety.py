@@ -19,7 +19,7 @@ from lifecycle_helpers import logged_in
 
 from oauthdance import endpoints, lifecycle, store
 from oauthdance.base.errors import NotLoggedIn
-from oauthdance.providers import get_provider
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 

@@ -18,9 +18,9 @@ from login_helpers import InvokeProcess, InvokeThread
 
 import oauthdance
 from oauthdance import flow, lifecycle
-from oauthdance.client import DEFAULT_REDIRECT_URI
 from oauthdance.demo import headless_login, sandbox_login
-from oauthdance.providers import get_provider
+from oauthdance.protocol.client import DEFAULT_REDIRECT_URI
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import RunningSandbox, Sandbox
 from oauthdance.sandbox.state import StateFile, StateFileError
 from oauthdance.store import CredentialsFile

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from oauthdance.tokens import TokenRecord, marked_refreshing
+from oauthdance.protocol.tokens import TokenRecord, marked_refreshing
 
 T = TypeVar("T")
 Change = Callable[[dict[str, Any]], T]

@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from oauthdance.base.errors import StoreConflict
+from oauthdance.protocol.tokens import TokenRecord, marked_claimed
 from oauthdance.store.base import RefreshTurn
-from oauthdance.tokens import TokenRecord, marked_claimed
 
 # A little over the 20 s deadline of a refresh request: a live claimant has either written
 # its result or given up by then.

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from oauthdance.protocol.tokens import without_claim
 from oauthdance.store.base import Store
-from oauthdance.tokens import without_claim
 
 
 def copy_records(

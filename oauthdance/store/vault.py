@@ -40,10 +40,10 @@ from oauthdance.base.errors import (
     UsageError,
     printable,
 )
+from oauthdance.protocol.urls import is_loopback
 from oauthdance.store.base import Change, Store, T, apply_change
 from oauthdance.store.claims import ClaimTurn
 from oauthdance.store.claims import claim_seconds as claim_life
-from oauthdance.urls import is_loopback
 
 SCHEMES = {"vault": "https", "openbao": "https", "vault+https": "https", "openbao+https": "https"}
 SCHEMES |= {"vault+http": "http", "openbao+http": "http"}

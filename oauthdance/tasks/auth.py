@@ -9,9 +9,9 @@ from invoke import Context
 
 from oauthdance import flow
 from oauthdance.base.errors import TokenRejected, UsageError
-from oauthdance.providers import Provider, get_provider, load_providers
+from oauthdance.protocol.providers import Provider, get_provider, load_providers
+from oauthdance.protocol.tokens import mask, pick_owner
 from oauthdance.tasks.common import cli_task, say, target, warn
-from oauthdance.tokens import mask, pick_owner
 
 
 def _port(value: str | None) -> int | None:
@@ -276,7 +276,7 @@ def _instant(epoch: int | None) -> str | None:
     """An epoch time from a provider, as the file stores times (UTC, ISO 8601)."""
     from datetime import datetime, timezone
 
-    from oauthdance.tokens import isoformat
+    from oauthdance.protocol.tokens import isoformat
 
     if epoch is None:
         return None

@@ -44,11 +44,11 @@ def serve(
 ) -> None:
     """Serve the sandbox provider on 127.0.0.1 until Ctrl-C (and configure it for you)."""
     from oauthdance import flow
-    from oauthdance.providers import get_provider
+    from oauthdance.protocol.providers import get_provider
+    from oauthdance.protocol.tokens import mask
     from oauthdance.sandbox import Sandbox
     from oauthdance.sandbox.server import SandboxServer
     from oauthdance.sandbox.state import StateFile, StateFileError
-    from oauthdance.tokens import mask
 
     model = Sandbox(auto_approve=auto_approve)
     try:

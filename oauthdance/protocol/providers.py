@@ -1,4 +1,4 @@
-"""Provider records: each provider's facts as data, from config/providers.yaml.
+"""Provider records: each provider's facts as data, from presets.yaml.
 
 A user adds or overrides providers in a YAML file of their own (`OAUTHDANCE_PROVIDERS`,
 or `oauthdance.providers_file` in invoke's configuration); an entry may `extends:`
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from oauthdance.base.errors import ConfigError
-from oauthdance.urls import is_secure
+from oauthdance.protocol.urls import is_secure
 
-BUILTIN_FILE = Path(__file__).with_name("config") / "providers.yaml"
+BUILTIN_FILE = Path(__file__).with_name("presets.yaml")
 REQUIRED = ("authorize_url", "token_url", "api_base")
 URL_FIELDS = (
     "authorize_url",
@@ -81,7 +81,7 @@ class Provider:
     end_session_url: str = ""  # OpenID Connect RP-initiated logout, as discovered
     iss_parameter: bool = False  # the server sends `iss` with every redirect (RFC 9207)
     code_lifetime: int = 600  # seconds an authorization code lives
-    quirks: tuple[str, ...] = ()  # names of hooks in oauthdance.quirks
+    quirks: tuple[str, ...] = ()  # names of hooks in oauthdance.protocol.quirks
     oidc: bool = False  # send a nonce; validate the id_token that comes back
     issuer: str = ""
     jwks_uri: str = ""
@@ -261,7 +261,7 @@ def _values(name: str, entry: dict[str, Any], source: str, partial: bool = False
             str(k): [str(s) for s in (v if isinstance(v, list) else [v])]
             for k, v in values["implied_scopes"].items()
         }
-    from oauthdance.quirks import QUIRKS
+    from oauthdance.protocol.quirks import QUIRKS
 
     for quirk in values.get("quirks", ()):
         if quirk not in QUIRKS:

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oauthdance.base.errors import ConfigError, IdTokenInvalid, NetworkError, printable
-from oauthdance.providers import Provider
-from oauthdance.urls import is_secure
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.urls import is_secure
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 

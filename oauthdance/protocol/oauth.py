@@ -28,10 +28,10 @@ from oauthdance.base.errors import (
     printable,
     token_error,
 )
-from oauthdance.providers import Provider
-from oauthdance.quirks import accepted_redirect_uri
-from oauthdance.tokens import TokenAnswer
-from oauthdance.urls import is_loopback, is_secure
+from oauthdance.protocol.providers import Provider
+from oauthdance.protocol.quirks import accepted_redirect_uri
+from oauthdance.protocol.tokens import TokenAnswer
+from oauthdance.protocol.urls import is_loopback, is_secure
 
 MAX_LIFETIME = 10 * 365 * 24 * 3600  # seconds; longer lifetimes are not meant seriously
 

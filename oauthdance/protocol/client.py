@@ -12,7 +12,7 @@ from typing import Any
 
 from oauthdance.base.errors import ConfigError
 from oauthdance.base.settings import app_variable
-from oauthdance.providers import Provider
+from oauthdance.protocol.providers import Provider
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 
