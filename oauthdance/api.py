@@ -26,7 +26,7 @@ from oauthdance.target import CredsArgument, resolve_target
 
 if TYPE_CHECKING:  # requests is imported when a session or auth is asked for: fetch()
     from oauthdance.bearer import BearerAuth  # and token() run without it
-    from oauthdance.http import Session
+    from oauthdance.net.http import Session
 
 
 class Credentials(Store):

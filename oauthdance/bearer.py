@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from oauthdance import http
 from oauthdance.keeper import TokenKeeper
+from oauthdance.net import http
 from oauthdance.protocol.urls import origin
 
 

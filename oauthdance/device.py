@@ -30,7 +30,7 @@ def poll_for_token(
     clock: Callable[[], float] = time.monotonic,
 ) -> TokenAnswer:
     """Poll the token endpoint at the given interval until the user decides."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     interval = code.interval
     deadline = clock() + code.expires_in
@@ -71,7 +71,7 @@ def device_login(
 ) -> flow.Verified:
     """Run the device flow end to end and store the token under its owner (`user` names
     the owner where the provider cannot)."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     stderr = stderr or sys.stderr  # looked up now: callers may have redirected it
     client = flow.current_client(creds, provider).require_client_id()

@@ -40,7 +40,7 @@ from oauthdance.protocol.oauth import split_scopes
 
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
     from oauthdance.cache import Cached, ETagCache
-    from oauthdance.transport import Pending
+    from oauthdance.net.transport import Pending
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
@@ -160,7 +160,7 @@ class Fetcher:
         started, cpu = time.perf_counter(), time.thread_time()
         send = getattr(self.session, "send", None)
         if send is None:  # a session that only answers at once
-            from oauthdance.transport import Pending
+            from oauthdance.net.transport import Pending
 
             response = self.session.get(url, headers=headers)
             pending = Pending(lambda: response)

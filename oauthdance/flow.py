@@ -330,7 +330,7 @@ def _redeem_code(
     creds: Store, provider: Provider, state: str | None, now: datetime | None
 ) -> tuple[str, TokenRecord]:
     """(state, token) for the pending authorization's code; nothing is written."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     record = creds.record(provider.name)
     app = resolve_client(provider, record).require_client_id()
@@ -355,7 +355,7 @@ def id_token_claims(
 ) -> dict[str, Any] | None:
     """The validated claims of the answer's id_token; one is required from an OpenID
     Connect provider when `openid` was asked for (OIDC Core §3.1.3.3)."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     if not client.provider.oidc:
         return None
@@ -444,7 +444,7 @@ def _owner_from_user_endpoint(
 ) -> tuple[str | None, list[str] | None]:
     """(login, scopes) from the user endpoint; (None, None) where there is none, or where it
     refuses a token that a validated id_token vouches for (userinfo may want other scopes)."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     if not provider.user_endpoint:
         return None, None

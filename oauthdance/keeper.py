@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 
-from oauthdance import transport
 from oauthdance.base.errors import NotLoggedIn
 from oauthdance.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
+from oauthdance.net import transport
 from oauthdance.protocol.client import resolve_client
 from oauthdance.protocol.oauth import is_vschar_text
 from oauthdance.protocol.providers import Provider

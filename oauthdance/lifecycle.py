@@ -192,7 +192,7 @@ def _claim_refresh(
 
 def _request_refresh(client: Client, token: TokenRecord) -> TokenAnswer:
     """The refresh request, with a deadline shorter than other steps wait for the file."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     return endpoints.request_token(
         client, "refresh_token", {"refresh_token": token["refresh_token"]}, deadline=DEADLINE
@@ -270,7 +270,7 @@ def _refreshed_id_claims(
 ) -> dict[str, Any] | None:
     """A refresh answer's id_token, validated, naming the same subject and issuer as the
     login's (OIDC Core §12.2); None where the answer has none."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     if not client.provider.oidc or not answer["id_token"]:
         return None
@@ -326,7 +326,7 @@ class Checked:
 
 def check_token(creds: Store, provider: Provider, user: str | None = None) -> Checked:
     """Is the stored token still valid at the provider? (GitHub's check costs no rate limit.)"""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     owner, app, access = _stored(creds, provider, user)
     if not (app.provider.introspection_url or app.provider.token_check_url):
@@ -340,7 +340,7 @@ def check_token(creds: Store, provider: Provider, user: str | None = None) -> Ch
 
 def revoke_token(creds: Store, provider: Provider, user: str | None = None) -> tuple[str, bool]:
     """Revoke the token at the provider, then forget it here: (owner, already invalid)."""
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     owner, app, access = _stored(creds, provider, user)
     if not app.provider.revocation_url:

@@ -25,7 +25,7 @@ from typing import NoReturn
 import requests
 
 import oauthdance
-from oauthdance import endpoints, flow
+from oauthdance import flow
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -41,6 +41,7 @@ from oauthdance.base.settings import app_variable, dotenv_file
 from oauthdance.device import device_login
 from oauthdance.lifecycle import FoundToken, environment_token, find_token
 from oauthdance.login import has_display, is_remote_session, open_browser, run_login
+from oauthdance.net import endpoints
 from oauthdance.protocol.oauth import missing_scopes, split_scopes
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import mask

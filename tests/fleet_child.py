@@ -13,7 +13,7 @@ import sys
 import time
 
 import oauthdance
-from oauthdance import endpoints
+from oauthdance.net import endpoints
 
 
 def main(creds: str, go: str, slow: bool) -> None:

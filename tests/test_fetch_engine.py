@@ -19,9 +19,9 @@ from conftest import run_invoke
 from hostile_server import TOKEN, Answer, HostileServer, with_token
 
 import oauthdance
-from oauthdance import transport
 from oauthdance.cache import ETagCache
 from oauthdance.fetcher import Window
+from oauthdance.net import transport
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.sandbox import server as sandbox_server
 

@@ -53,8 +53,8 @@ from oauthdance import flow
 from oauthdance.base.errors import OAuthDanceError
 from oauthdance.data import open_fetch
 from oauthdance.device import device_login
-from oauthdance.endpoints import discover
 from oauthdance.fetcher import Fetcher
+from oauthdance.net.endpoints import discover
 from oauthdance.output import ItemWriter
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile

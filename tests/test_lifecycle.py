@@ -122,7 +122,7 @@ def test_old_refresh_token_is_kept_when_the_answer_omits_one(
 ) -> None:
     path = tmp_path / "creds.json"
     old = logged_in(sandbox, app, path)
-    from oauthdance import endpoints
+    from oauthdance.net import endpoints
 
     monkeypatch.setattr(
         endpoints,

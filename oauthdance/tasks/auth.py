@@ -58,7 +58,7 @@ def configure(
     aim = target(c, provider, user, creds)
     store, overrides = aim.store, None
     if issuer:
-        from oauthdance.endpoints import discover
+        from oauthdance.net.endpoints import discover
 
         overrides = discover(issuer)
     if client_auth:

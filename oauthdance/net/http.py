@@ -21,10 +21,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as UrllibError
 
-from oauthdance import transport
 from oauthdance.base.errors import NetworkError
+from oauthdance.net import transport
+from oauthdance.net.transport import USER_AGENT, Answer, retry_policy
 from oauthdance.protocol.urls import is_secure
-from oauthdance.transport import USER_AGENT, Answer, retry_policy
 
 DEADLINE = 30.0  # seconds a whole call to an authorization server may take
 MAX_ANSWER_BYTES = 1 << 20  # an authorization server's answer is a few hundred bytes

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oauthdance import http
 from oauthdance.base.errors import (
     DEVICE_ERROR_HINTS,
     ConfigError,
@@ -19,6 +18,7 @@ from oauthdance.base.errors import (
     ProviderError,
     advice,
 )
+from oauthdance.net import http
 from oauthdance.protocol import oauth, oidc
 from oauthdance.protocol.client import Client
 from oauthdance.protocol.providers import Provider
