@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from oauthdance.data import open_fetch
 from oauthdance.fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
-from oauthdance.lifecycle import find_token
+from oauthdance.keep.lifecycle import find_token
+from oauthdance.keep.target import CredsArgument, resolve_target
 from oauthdance.store import RefreshTurn, Store, open_store
 from oauthdance.store.base import Change, T
-from oauthdance.target import CredsArgument, resolve_target
 
 if TYPE_CHECKING:  # requests is imported when a session or auth is asked for: fetch()
-    from oauthdance.bearer import BearerAuth  # and token() run without it
+    from oauthdance.keep.bearer import BearerAuth  # and token() run without it
     from oauthdance.net.http import Session
 
 
@@ -96,7 +96,7 @@ def session(
     """A `requests.Session` for the provider's API: base URL, headers, token, refresh,
     timeouts and retries. Paths starting with `/` are relative to the API."""
     target = resolve_target(provider, user, creds)
-    from oauthdance.bearer import BearerAuth, api_session
+    from oauthdance.keep.bearer import BearerAuth, api_session
 
     return api_session(BearerAuth(target.store, target.provider, target.user))
 
@@ -106,7 +106,7 @@ def auth(
 ) -> BearerAuth:
     """`requests` auth for your own sessions: `requests.get(url, auth=oauthdance.auth())`."""
     target = resolve_target(provider, user, creds)
-    from oauthdance.bearer import BearerAuth
+    from oauthdance.keep.bearer import BearerAuth
 
     return BearerAuth(target.store, target.provider, target.user)
 

@@ -13,10 +13,10 @@ from oauthdance.fetcher import (
     Fetcher,
     api_url,
 )
-from oauthdance.keeper import TokenKeeper, api_pages
-from oauthdance.lifecycle import login_command
+from oauthdance.keep.keeper import TokenKeeper, api_pages
+from oauthdance.keep.lifecycle import login_command
+from oauthdance.keep.target import Target
 from oauthdance.progress import Progress
-from oauthdance.target import Target
 
 
 @dataclass

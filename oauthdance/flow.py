@@ -25,7 +25,7 @@ from oauthdance.base.errors import (
     printable,
 )
 from oauthdance.base.settings import app_variable
-from oauthdance.lifecycle import find_token, login_command
+from oauthdance.keep.lifecycle import find_token, login_command
 from oauthdance.protocol import oauth
 from oauthdance.protocol.client import DEFAULT_REDIRECT_URI, Client, resolve_client
 from oauthdance.protocol.providers import Provider

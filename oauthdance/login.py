@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from oauthdance import flow
 from oauthdance.base.errors import AuthorizationError, LoginTimeout
 from oauthdance.callback import CallbackServer
-from oauthdance.lifecycle import login_command
+from oauthdance.keep.lifecycle import login_command
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.urls import is_loopback
 from oauthdance.store import Store

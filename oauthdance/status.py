@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oauthdance.lifecycle import environment_token
+from oauthdance.keep.lifecycle import environment_token
 from oauthdance.protocol.client import resolve_client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import mask, parse_time, utcnow

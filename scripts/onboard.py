@@ -39,13 +39,13 @@ from oauthdance.base.errors import (
 )
 from oauthdance.base.settings import app_variable, dotenv_file
 from oauthdance.device import device_login
-from oauthdance.lifecycle import FoundToken, environment_token, find_token
+from oauthdance.keep.lifecycle import FoundToken, environment_token, find_token
+from oauthdance.keep.target import Target, resolve_target
 from oauthdance.login import has_display, is_remote_session, open_browser, run_login
 from oauthdance.net import endpoints
 from oauthdance.protocol.oauth import missing_scopes, split_scopes
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import mask
-from oauthdance.target import Target, resolve_target
 
 MODES = ("auto", "browser", "paste", "device", "ci")
 COMMAND = "scripts/onboard"

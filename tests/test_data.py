@@ -18,8 +18,8 @@ from lifecycle_helpers import logged_in
 from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.data import open_fetch
 from oauthdance.fetcher import SECONDARY_MIN_WAIT, Fetcher, Window
+from oauthdance.keep.target import resolve_target
 from oauthdance.sandbox import App, RunningSandbox, rest
-from oauthdance.target import resolve_target
 
 
 @pytest.fixture

@@ -54,11 +54,11 @@ from oauthdance.base.errors import OAuthDanceError
 from oauthdance.data import open_fetch
 from oauthdance.device import device_login
 from oauthdance.fetcher import Fetcher
+from oauthdance.keep.target import resolve_target
 from oauthdance.net.endpoints import discover
 from oauthdance.output import ItemWriter
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile
-from oauthdance.target import resolve_target
 
 CLIENT_ID = "hostile-client-id"
 CLIENT_SECRET = "hostile-client-secret-5f1c9a"

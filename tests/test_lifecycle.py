@@ -14,8 +14,8 @@ from lifecycle_helpers import expire, logged_in
 from process_targets import token_at_once
 
 import oauthdance
-from oauthdance import lifecycle
 from oauthdance.base.errors import NotLoggedIn
+from oauthdance.keep import lifecycle
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile

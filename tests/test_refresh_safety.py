@@ -17,8 +17,9 @@ from conftest import run_invoke
 from hostile_server import Answer, HostileServer
 from lifecycle_helpers import logged_in
 
-from oauthdance import lifecycle, store
+from oauthdance import store
 from oauthdance.base.errors import NotLoggedIn
+from oauthdance.keep import lifecycle
 from oauthdance.net import endpoints
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox

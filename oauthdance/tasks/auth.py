@@ -303,7 +303,7 @@ def token(
     creds: str | None = None,
 ) -> None:
     """Print only the raw access token (refreshed if due), for TOKEN=$(invoke auth.token)."""
-    from oauthdance.lifecycle import find_token
+    from oauthdance.keep.lifecycle import find_token
 
     aim = target(c, provider, user, creds)
     print(find_token(aim.store, aim.provider, aim.user).access_token)
@@ -412,7 +412,7 @@ def refresh(
     json: bool = False,
 ) -> None:
     """Refresh the owner's expiring token now (the refresh token rotates)."""
-    from oauthdance.lifecycle import refresh_token
+    from oauthdance.keep.lifecycle import refresh_token
 
     aim = target(c, provider, user, creds)
     store, prov = aim.store, aim.provider
@@ -442,7 +442,7 @@ def check(
     json: bool = False,
 ) -> None:
     """Ask the provider whether the stored token still works (exit 1 if not)."""
-    from oauthdance.lifecycle import check_token, login_command
+    from oauthdance.keep.lifecycle import check_token, login_command
 
     aim = target(c, provider, user, creds)
     prov = aim.provider
@@ -482,7 +482,7 @@ def revoke(
     creds: str | None = None,
 ) -> None:
     """Revoke the token at the provider and remove it here."""
-    from oauthdance.lifecycle import revoke_token
+    from oauthdance.keep.lifecycle import revoke_token
 
     aim = target(c, provider, user, creds)
     prov = aim.provider
@@ -499,7 +499,7 @@ def logout(
     creds: str | None = None,
 ) -> None:
     """Remove the token here only; it keeps working at the provider until revoked."""
-    from oauthdance.lifecycle import forget_token
+    from oauthdance.keep.lifecycle import forget_token
 
     aim = target(c, provider, user, creds)
     store, prov = aim.store, aim.provider
@@ -520,7 +520,7 @@ def use(
     creds: str | None = None,
 ) -> None:
     """Make an owner the provider's default (scripts can pass --user instead)."""
-    from oauthdance.lifecycle import make_default_owner
+    from oauthdance.keep.lifecycle import make_default_owner
 
     if not user:
         raise UsageError("auth.use needs --user NAME", "see `invoke auth.status` for the owners")

@@ -20,7 +20,7 @@ from invoke.exceptions import Exit
 
 from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, printable
 from oauthdance.base.settings import BY_NAME, SETTINGS
-from oauthdance.target import Target, resolve_target
+from oauthdance.keep.target import Target, resolve_target
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from oauthdance.keeper import TokenKeeper
+from oauthdance.keep.keeper import TokenKeeper
 from oauthdance.net import http
 from oauthdance.protocol.urls import origin
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from oauthdance.base.errors import NotLoggedIn
-from oauthdance.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
+from oauthdance.keep.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
 from oauthdance.net import transport
 from oauthdance.protocol.client import resolve_client
 from oauthdance.protocol.oauth import is_vschar_text
