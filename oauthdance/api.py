@@ -17,10 +17,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oauthdance.data import open_fetch
-from oauthdance.fetcher import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
 from oauthdance.keep.lifecycle import find_token
 from oauthdance.keep.target import CredsArgument, resolve_target
+from oauthdance.paging.authenticated import open_fetch
+from oauthdance.paging.engine import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
 from oauthdance.store import RefreshTurn, Store, open_store
 from oauthdance.store.base import Change, T
 

@@ -29,8 +29,8 @@ from invoke import __version__ as invoke_version
 from lifecycle_helpers import logged_in
 from openbao import Bao, start_bao, unavailable
 
-import oauthdance.data
-from oauthdance.fetcher import Fetcher
+import oauthdance.paging.authenticated
+from oauthdance.paging.engine import Fetcher
 from oauthdance.protocol.providers import load_providers
 from oauthdance.sandbox import App, RunningSandbox, Sandbox
 from oauthdance.sandbox.browser import approve
@@ -160,7 +160,7 @@ def sandbox_time(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> No
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, sleep=model.advance, clock=model.now, **kwargs)
 
-    monkeypatch.setattr(oauthdance.data, "Fetcher", FetcherOnSandboxTime)
+    monkeypatch.setattr(oauthdance.paging.authenticated, "Fetcher", FetcherOnSandboxTime)
 
 
 class _NoWaitTime:

@@ -16,9 +16,9 @@ from conftest import run_invoke, run_script
 from lifecycle_helpers import logged_in
 
 from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
-from oauthdance.data import open_fetch
-from oauthdance.fetcher import SECONDARY_MIN_WAIT, Fetcher, Window
 from oauthdance.keep.target import resolve_target
+from oauthdance.paging.authenticated import open_fetch
+from oauthdance.paging.engine import SECONDARY_MIN_WAIT, Fetcher, Window
 from oauthdance.sandbox import App, RunningSandbox, rest
 
 
@@ -275,7 +275,7 @@ def test_revoked_token_says_how_to_log_in_again(sandbox: RunningSandbox, creds: 
 def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     import io
 
-    from oauthdance.progress import Progress
+    from oauthdance.paging.progress import Progress
 
     screen = io.StringIO()
     progress = Progress(enabled=True, stream=screen)

@@ -19,9 +19,9 @@ from conftest import run_invoke
 from hostile_server import TOKEN, Answer, HostileServer, with_token
 
 import oauthdance
-from oauthdance.cache import ETagCache
-from oauthdance.fetcher import Window
 from oauthdance.net import transport
+from oauthdance.paging.cache import ETagCache
+from oauthdance.paging.engine import Window
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.sandbox import server as sandbox_server
 
@@ -313,7 +313,10 @@ def test_the_fetch_path_never_imports_requests(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    code = "import sys, oauthdance.data, oauthdance.api; print('requests' in sys.modules)"
+    code = (
+        "import sys, oauthdance.paging.authenticated, oauthdance.api;"
+        " print('requests' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
 

@@ -51,12 +51,12 @@ from hypothesis import strategies as st
 import oauthdance
 from oauthdance import flow
 from oauthdance.base.errors import OAuthDanceError
-from oauthdance.data import open_fetch
 from oauthdance.device import device_login
-from oauthdance.fetcher import Fetcher
 from oauthdance.keep.target import resolve_target
 from oauthdance.net.endpoints import discover
-from oauthdance.output import ItemWriter
+from oauthdance.paging.authenticated import open_fetch
+from oauthdance.paging.engine import Fetcher
+from oauthdance.paging.output import ItemWriter
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import captured_stream, captured_text
 
 from oauthdance.base.errors import OAuthDanceError, UsageError
-from oauthdance.output import ItemWriter, flatten, format_for
+from oauthdance.paging.output import ItemWriter, flatten, format_for
 
 # The case that lost columns: the header came from the first item only.
 SCALAR_THEN_OBJECT = [

@@ -13,7 +13,7 @@ from typing import Any
 from invoke import Context
 
 from oauthdance.base.errors import OAuthDanceError, UsageError
-from oauthdance.fetcher import (
+from oauthdance.paging.engine import (
     DEFAULT_MAX_WAIT,
     DEFAULT_PAGE_LIMIT,
     DEFAULT_WORKERS,
@@ -72,9 +72,9 @@ def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> 
     max_wait, cache, quiet; and `one` (data.user) for one JSON object rather than an array.
     Every flag is checked before anything is fetched.
     """
-    from oauthdance.data import open_fetch
-    from oauthdance.output import ItemWriter, format_for
-    from oauthdance.progress import Progress
+    from oauthdance.paging.authenticated import open_fetch
+    from oauthdance.paging.output import ItemWriter, format_for
+    from oauthdance.paging.progress import Progress
 
     quiet, out, workers = options["quiet"], options["out"], options["workers"]
     max_pages = whole_number("--max-pages", options["max_pages"])

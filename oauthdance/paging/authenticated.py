@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from oauthdance.cache import ETagCache
-from oauthdance.fetcher import (
+from oauthdance.keep.keeper import TokenKeeper, api_pages
+from oauthdance.keep.lifecycle import login_command
+from oauthdance.keep.target import Target
+from oauthdance.paging.cache import ETagCache
+from oauthdance.paging.engine import (
     DEFAULT_MAX_WAIT,
     DEFAULT_PAGE_LIMIT,
     DEFAULT_WORKERS,
     Fetcher,
     api_url,
 )
-from oauthdance.keep.keeper import TokenKeeper, api_pages
-from oauthdance.keep.lifecycle import login_command
-from oauthdance.keep.target import Target
-from oauthdance.progress import Progress
+from oauthdance.paging.progress import Progress
 
 
 @dataclass

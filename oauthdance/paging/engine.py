@@ -35,12 +35,12 @@ from oauthdance.base.errors import (
     printable,
     response_text,
 )
-from oauthdance.progress import Progress
+from oauthdance.paging.progress import Progress
 from oauthdance.protocol.oauth import split_scopes
 
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's constants
-    from oauthdance.cache import Cached, ETagCache
     from oauthdance.net.transport import Pending
+    from oauthdance.paging.cache import Cached, ETagCache
 
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
