@@ -133,7 +133,7 @@ print(f"in {time.perf_counter() - started:.3f} s", file=sys.stderr)
 # The sandbox in a process of its own, told its faults and size one JSON line at a time.
 SERVE = """
 import json, sys, time
-from oauthdance.demo import sandbox_login
+from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import RunningSandbox, Sandbox
 from oauthdance.store import CredentialsFile
 model = Sandbox(auto_approve=True, rate_limit=10**9)
@@ -189,7 +189,7 @@ class ServedProcess:
 
 class ServedThread:
     def __init__(self, creds: Path) -> None:
-        from oauthdance.demo import sandbox_login
+        from oauthdance.dance.demo import sandbox_login
         from oauthdance.sandbox import RunningSandbox, Sandbox
         from oauthdance.store import CredentialsFile
 

@@ -51,7 +51,7 @@ json.dump({"costs": costs, "errors": errors}, open(out, "w"))
 
 def run_fleet(procs: int, expiries: int, sandbox, bao, work: Path) -> dict:
     """One fleet size: start the processes, wait for `expiries` refreshes, stop them."""
-    from oauthdance.demo import sandbox_login
+    from oauthdance.dance.demo import sandbox_login
     from oauthdance.store import open_store
 
     creds = bao.creds(f"fleet-{procs}-{time.monotonic_ns()}")
@@ -120,7 +120,7 @@ def main() -> None:
     from openbao import start_bao
 
     import oauthdance.sandbox.model as model
-    from oauthdance.demo import sandbox_login
+    from oauthdance.dance.demo import sandbox_login
     from oauthdance.sandbox import RunningSandbox, Sandbox
     from oauthdance.store import open_store
 

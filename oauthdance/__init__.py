@@ -3,7 +3,7 @@
 For notebooks and scripts: `oauthdance.token()`, `oauthdance.session()`,
 `oauthdance.auth()`, `oauthdance.fetch()` and `oauthdance.Credentials` (imported on first
 use, so `import oauthdance` stays light).
-The steps live in `oauthdance.flow`, the file in `oauthdance.store`, providers in
+The steps live in `oauthdance.dance.flow`, the file in `oauthdance.store`, providers in
 `oauthdance.protocol.providers`, the local provider in `oauthdance.sandbox`.
 """
 

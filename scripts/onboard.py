@@ -25,7 +25,6 @@ from typing import NoReturn
 import requests
 
 import oauthdance
-from oauthdance import flow
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -38,10 +37,11 @@ from oauthdance.base.errors import (
     printable,
 )
 from oauthdance.base.settings import app_variable, dotenv_file
-from oauthdance.device import device_login
+from oauthdance.dance import flow
+from oauthdance.dance.device import device_login
+from oauthdance.dance.login import has_display, is_remote_session, open_browser, run_login
 from oauthdance.keep.lifecycle import FoundToken, environment_token, find_token
 from oauthdance.keep.target import Target, resolve_target
-from oauthdance.login import has_display, is_remote_session, open_browser, run_login
 from oauthdance.net import endpoints
 from oauthdance.protocol.oauth import missing_scopes, split_scopes
 from oauthdance.protocol.providers import Provider

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from oauthdance.demo import headless_login, sandbox_login
+from oauthdance.dance.demo import headless_login, sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
 

@@ -9,9 +9,9 @@ import requests
 from conftest import run_invoke
 from login_helpers import InvokeThread, creds_record
 
-from oauthdance import flow
 from oauthdance.base.errors import ProviderError
-from oauthdance.device import poll_for_token
+from oauthdance.dance import flow
+from oauthdance.dance.device import poll_for_token
 from oauthdance.net.endpoints import request_device_code
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from openbao import Bao
 
-from oauthdance.demo import sandbox_login
+from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store
 from oauthdance.store.vault import VaultStore

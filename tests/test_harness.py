@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import run_invoke, run_invoke_process
 
-from oauthdance import flow
+from oauthdance.dance import flow
 from oauthdance.protocol.providers import load_providers
 
 # Set in the outer environment for this module's tests; the autouse `isolated` fixture

@@ -49,9 +49,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import oauthdance
-from oauthdance import flow
 from oauthdance.base.errors import OAuthDanceError
-from oauthdance.device import device_login
+from oauthdance.dance import flow
+from oauthdance.dance.device import device_login
 from oauthdance.keep.target import resolve_target
 from oauthdance.net.endpoints import discover
 from oauthdance.paging.authenticated import open_fetch

@@ -13,8 +13,8 @@ from conftest import run_invoke
 from hostile_server import TOKEN, Answer, HostileServer, provider_file, with_token
 
 import oauthdance
-from oauthdance import flow
 from oauthdance.base.errors import ConfigError, NetworkError
+from oauthdance.dance import flow
 from oauthdance.net import http, transport
 from oauthdance.protocol.providers import get_provider, load_providers
 from oauthdance.store import CredentialsFile

@@ -17,7 +17,7 @@ from keyrings.alt.file import PlaintextKeyring
 
 import oauthdance
 from oauthdance.base.errors import StoreError
-from oauthdance.demo import sandbox_login
+from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store
 from oauthdance.store.oskeyring import MARKER, KeyringFile

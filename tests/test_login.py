@@ -16,7 +16,7 @@ import requests
 from conftest import browser_approve, run_invoke
 from login_helpers import InvokeProcess, InvokeThread, creds_record, start_authorization
 
-from oauthdance import callback
+from oauthdance.dance import callback
 
 
 @pytest.fixture

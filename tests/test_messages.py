@@ -12,8 +12,8 @@ from conftest import run_invoke
 from hostile_server import Answer, HostileServer
 from lifecycle_helpers import logged_in
 
-from oauthdance import flow
 from oauthdance.base.errors import EXIT_CODES
+from oauthdance.dance import flow
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile

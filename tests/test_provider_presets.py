@@ -12,8 +12,8 @@ import pytest
 from conftest import browser_approve, run_invoke
 from lifecycle_helpers import headless_login
 
-from oauthdance import flow
 from oauthdance.base.errors import AuthorizationError, IdTokenInvalid, ProviderError
+from oauthdance.dance import flow
 from oauthdance.keep import lifecycle
 from oauthdance.protocol import oauth
 from oauthdance.protocol.providers import Provider, get_provider, load_providers

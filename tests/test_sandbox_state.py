@@ -17,8 +17,8 @@ from lifecycle_helpers import expire
 from login_helpers import InvokeProcess, InvokeThread
 
 import oauthdance
-from oauthdance import flow
-from oauthdance.demo import headless_login, sandbox_login
+from oauthdance.dance import flow
+from oauthdance.dance.demo import headless_login, sandbox_login
 from oauthdance.keep import lifecycle
 from oauthdance.protocol.client import DEFAULT_REDIRECT_URI
 from oauthdance.protocol.providers import get_provider

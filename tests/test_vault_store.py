@@ -15,7 +15,7 @@ from openbao import Bao, free_port, unavailable
 
 import oauthdance
 from oauthdance.base.errors import StoreConflict, UsageError
-from oauthdance.demo import sandbox_login
+from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store, vault
 from oauthdance.store.vault import VaultStore, parse_vault_url

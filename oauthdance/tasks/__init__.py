@@ -13,7 +13,7 @@ from oauthdance.tasks.common import DEFAULTS, cli_task, redact_debug_output
 @cli_task(creds="keep the credentials in this file (default: a temporary one)")
 def demo(c: Context, creds: str | None = None) -> None:
     """Run a complete OAuth dance against the bundled local provider (no internet)."""
-    from oauthdance.demo import run_demo
+    from oauthdance.dance.demo import run_demo
 
     run_demo(creds)
 

@@ -1,4 +1,4 @@
-"""`auth.*` tasks: each parses flags, calls one step in `oauthdance.flow`, and prints."""
+"""`auth.*` tasks: each parses flags, calls one step in `oauthdance.dance.flow`, and prints."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from invoke import Context
 
-from oauthdance import flow
 from oauthdance.base.errors import TokenRejected, UsageError
+from oauthdance.dance import flow
 from oauthdance.protocol.providers import Provider, get_provider, load_providers
 from oauthdance.protocol.tokens import mask, pick_owner
 from oauthdance.tasks.common import cli_task, say, target, warn
@@ -228,7 +228,7 @@ def status(
     json: bool = False,
 ) -> None:
     """Show providers, owners, scopes, expiry and token sources (masked); changes nothing."""
-    from oauthdance.status import status_rows
+    from oauthdance.dance.status import status_rows
 
     aim = target(c, None, None, creds)
     store = aim.store
@@ -357,7 +357,7 @@ def login(
     json: bool = False,
 ) -> None:
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
-    from oauthdance.login import run_login
+    from oauthdance.dance.login import run_login
 
     aim = target(c, provider, user, creds)
     prov, owner = aim.provider, aim.user
@@ -393,8 +393,8 @@ def device(
     json: bool = False,
 ) -> None:
     """Log in with the device flow: type a short code on another device."""
-    from oauthdance.device import device_login
-    from oauthdance.login import has_display, open_browser
+    from oauthdance.dance.device import device_login
+    from oauthdance.dance.login import has_display, open_browser
 
     aim = target(c, provider, user, creds)
     prov = aim.provider

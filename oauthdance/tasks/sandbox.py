@@ -43,7 +43,7 @@ def serve(
     verbose: bool = False,
 ) -> None:
     """Serve the sandbox provider on 127.0.0.1 until Ctrl-C (and configure it for you)."""
-    from oauthdance import flow
+    from oauthdance.dance import flow
     from oauthdance.protocol.providers import get_provider
     from oauthdance.protocol.tokens import mask
     from oauthdance.sandbox import Sandbox

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
-from oauthdance import flow
 from oauthdance.base.errors import AuthorizationError, LoginTimeout
-from oauthdance.callback import CallbackServer
+from oauthdance.dance import flow
+from oauthdance.dance.callback import CallbackServer
 from oauthdance.keep.lifecycle import login_command
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.urls import is_loopback

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from oauthdance import flow
+from oauthdance.dance import flow
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.protocol.tokens import mask
 from oauthdance.sandbox import App, RunningSandbox, Sandbox

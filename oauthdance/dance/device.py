@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from oauthdance import flow
 from oauthdance.base.errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
+from oauthdance.dance import flow
 from oauthdance.protocol.client import Client
 from oauthdance.protocol.oauth import DeviceCode, split_scopes
 from oauthdance.protocol.providers import Provider
