@@ -1,14 +1,17 @@
 """Every error oauthdance raises, the advice each carries, and the exit codes they map to.
 
-Each error says what went wrong and, in `hint`, the next command to run. Tasks turn any
+Each error says what went wrong and, in `hint`, what to do next: prose, or a
+`advice.Hint` whose commands the face in use spells (`invoke …`, `oauthdance …`, the Python
+call). Tasks turn any
 `OAuthDanceError` into its exit code with no traceback; anything else is a bug and keeps
 its traceback. Text that came from a provider is made printable before it is shown.
 """
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
+
+from oauthdance.base.advice import Asked, Command, Hint, asked
 
 # Exit codes, in one table (the README's "Errors" section is tested against it).
 EXIT_CODES: dict[int, str] = {
@@ -31,17 +34,32 @@ def printable(text: Any, limit: int = 300) -> str:
 
 
 class OAuthDanceError(Exception):
-    """Root of every error a user can cause or fix; `hint` says what to run next."""
+    """Root of every error a user can cause or fix; `hint` says what to do next."""
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: Hint | str | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.advice = hint
+        self.asked: Asked | None = None  # the face it was raised to, once bound
+
+    def bind(self, now: Asked) -> OAuthDanceError:
+        """Spell the hint for this face and these flags from now on, wherever it is shown
+        (a notebook shows the error after the call that raised it has returned)."""
+        self.asked = now
+        return self
+
+    @property
+    def hint(self) -> str | None:
+        """The hint as the face it was raised to spells it."""
+        if isinstance(self.advice, Hint):
+            return self.advice.render(self.asked or asked())
+        return self.advice
 
     def __str__(self) -> str:
-        return f"{self.message}\n  next: {self.hint}" if self.hint else self.message
+        hint = self.hint
+        return f"{self.message}\n  next: {hint}" if hint else self.message
 
 
 class UsageError(OAuthDanceError):
@@ -127,7 +145,7 @@ class ProviderError(OAuthDanceError):
         self,
         error: str,
         description: str | None,
-        hint: str | None = None,
+        hint: Hint | str | None = None,
         status: int | None = None,
     ) -> None:
         error = printable(error, 80)
@@ -141,7 +159,7 @@ class ProviderError(OAuthDanceError):
         self.status = status
 
     @classmethod
-    def from_response(cls, response: Any, hint: str | None, what: str = "") -> ProviderError:
+    def from_response(cls, response: Any, hint: Hint | str | None, what: str = "") -> ProviderError:
         """An HTTP error answer, with its status and the start of its body as the description."""
         status = int(response.status_code)
         body = response_text(response)
@@ -172,61 +190,97 @@ class RateLimited(OAuthDanceError):
 
     exit_code = 3
 
-    def __init__(self, message: str, hint: str, reset_at: float) -> None:
+    def __init__(self, message: str, hint: Hint | str, reset_at: float) -> None:
         super().__init__(message, hint)
         self.reset_at = reset_at
 
 
 # -- advice for the errors providers send --------------------------------------------------
 
-# At the token endpoint (GitHub's documented errors and RFC 6749 §5.2).
-# Hints say `{p}` where the provider's flag goes (` -p NAME`), so every `next:` line can be
-# pasted as it is; `advice()` fills it in.
-_RESTART = "run `invoke auth.url{p}` again (or `invoke auth.login{p}`) to get a fresh code"
-TOKEN_ERROR_HINTS: dict[str, str] = {
-    "bad_verification_code": "the code is wrong, already used or older than {minutes}: " + _RESTART,
-    "invalid_grant": "the code is wrong, already used or older than {minutes} (or the "
-    "refresh token is spent): " + _RESTART,
-    "incorrect_client_credentials": "the client_id or client_secret is wrong: check them in "
-    "the app's settings and run `invoke auth.configure{p}` (or fix <PROVIDER>_CLIENT_SECRET)",
-    "invalid_client": "the client_id or client_secret is wrong (or the server registered the "
-    "client for another authentication method): run `invoke auth.configure{p}`",
-    "redirect_uri_mismatch": "the redirect_uri differs from the app's callback URL: make them "
-    "the same with `invoke auth.configure{p} --redirect-uri ...`, then " + _RESTART,
-    "unverified_user_email": "the account's primary email is not verified: verify it at the "
-    "provider, then " + _RESTART,
-    "bad_refresh_token": "the refresh token is wrong, used or expired: log in again with "
-    "`invoke auth.login{p}`",
-    "unsupported_grant_type": "the provider does not accept this grant type for this app",
+# At the token endpoint (GitHub's documented errors and RFC 6749 §5.2). Each command
+# gets the provider where the error is raised (`advice()`), the rest from the face in use.
+_URL, _LOGIN = Command("auth.url"), Command("auth.login")
+_CONFIGURE, _DEVICE = Command("auth.configure"), Command("auth.device")
+_RESTART = "run {url} again (or {login}) to get a fresh code"
+TOKEN_ERROR_HINTS: dict[str, Hint] = {
+    "bad_verification_code": Hint(
+        "the code is wrong, already used or older than {minutes}: " + _RESTART,
+        url=_URL,
+        login=_LOGIN,
+    ),
+    "invalid_grant": Hint(
+        "the code is wrong, already used or older than {minutes} (or the refresh token is "
+        "spent): " + _RESTART,
+        url=_URL,
+        login=_LOGIN,
+    ),
+    "incorrect_client_credentials": Hint(
+        "the client_id or client_secret is wrong: check them in the app's settings and run "
+        "{configure} (or fix <PROVIDER>_CLIENT_SECRET)",
+        configure=_CONFIGURE,
+    ),
+    "invalid_client": Hint(
+        "the client_id or client_secret is wrong (or the server registered the client for "
+        "another authentication method): run {configure}",
+        configure=_CONFIGURE,
+    ),
+    "redirect_uri_mismatch": Hint(
+        "the redirect_uri differs from the app's callback URL: make them the same with "
+        "{configure}, then " + _RESTART,
+        configure=_CONFIGURE.with_flags(redirect_uri="..."),
+        url=_URL,
+        login=_LOGIN,
+    ),
+    "unverified_user_email": Hint(
+        "the account's primary email is not verified: verify it at the provider, then " + _RESTART,
+        url=_URL,
+        login=_LOGIN,
+    ),
+    "bad_refresh_token": Hint(
+        "the refresh token is wrong, used or expired: log in again with {login}", login=_LOGIN
+    ),
+    "unsupported_grant_type": Hint("the provider does not accept this grant type for this app"),
 }
 
 # On the redirect back from the authorize page.
-REDIRECT_ERROR_HINTS: dict[str, str] = {
-    "access_denied": "the user pressed Deny (or cancelled): run `invoke auth.url{p}` again and "
-    "approve the app",
-    "redirect_uri_mismatch": "the redirect_uri is not the app's callback URL: fix it with "
-    "`invoke auth.configure{p} --redirect-uri ...`, then run `invoke auth.url{p}` again",
-    "application_suspended": "the app is suspended: its owner must unsuspend it in the "
-    "provider's settings",
+REDIRECT_ERROR_HINTS: dict[str, Hint] = {
+    "access_denied": Hint(
+        "the user pressed Deny (or cancelled): run {url} again and approve the app", url=_URL
+    ),
+    "redirect_uri_mismatch": Hint(
+        "the redirect_uri is not the app's callback URL: fix it with {configure}, then run "
+        "{url} again",
+        configure=_CONFIGURE.with_flags(redirect_uri="..."),
+        url=_URL,
+    ),
+    "application_suspended": Hint(
+        "the app is suspended: its owner must unsuspend it in the provider's settings"
+    ),
 }
 
 # In the device flow (RFC 8628 §3.5 and GitHub's additions).
-DEVICE_ERROR_HINTS: dict[str, str] = {
-    "expired_token": "the code expired before it was entered: run `invoke auth.device{p}` again",
-    "access_denied": "the user pressed Cancel: run `invoke auth.device{p}` again to retry",
-    "device_flow_disabled": "enable 'Device Flow' in the app's settings, or use "
-    "`invoke auth.login{p}`",
-    "incorrect_device_code": "the device code is not valid: run `invoke auth.device{p}` again",
-    "incorrect_client_credentials": "the client_id is wrong: check `invoke auth.status{p}`",
-    "unsupported_grant_type": "the provider does not offer the device flow for this app",
+DEVICE_ERROR_HINTS: dict[str, Hint] = {
+    "expired_token": Hint(
+        "the code expired before it was entered: run {device} again", device=_DEVICE
+    ),
+    "access_denied": Hint("the user pressed Cancel: run {device} again to retry", device=_DEVICE),
+    "device_flow_disabled": Hint(
+        "enable 'Device Flow' in the app's settings, or use {login}", login=_LOGIN
+    ),
+    "incorrect_device_code": Hint(
+        "the device code is not valid: run {device} again", device=_DEVICE
+    ),
+    "incorrect_client_credentials": Hint(
+        "the client_id is wrong: check {status}", status=Command("auth.status")
+    ),
+    "unsupported_grant_type": Hint("the provider does not offer the device flow for this app"),
 }
 
 
-def advice(hints: dict[str, str], error: str, provider: str = "", **values: str) -> str | None:
-    """The hint for `error`, with the provider's `-p` flag (shell-quoted) filled in."""
+def advice(hints: dict[str, Hint], error: str, provider: str = "", **values: str) -> Hint | None:
+    """The hint for `error`, its commands naming `provider`, its fields filled in."""
     hint = hints.get(error)
-    flag = f" -p {shlex.quote(provider)}" if provider else ""
-    return hint.format(p=flag, **values) if hint else None
+    return hint.for_provider(provider).with_values(**values) if hint else None
 
 
 def token_error(

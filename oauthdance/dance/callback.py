@@ -185,7 +185,10 @@ def _answer_page(url: str) -> str:
             "Login failed",
             f"The provider answered {printable(redirect.error, 80)}: "
             f"{printable(redirect.error_description or '')}",
-            advice(REDIRECT_ERROR_HINTS, redirect.error) or "return to the terminal and try again",
+            str(
+                advice(REDIRECT_ERROR_HINTS, redirect.error)
+                or "return to the terminal and try again"
+            ),
         )
     return pages.notice_page(
         "Login complete",

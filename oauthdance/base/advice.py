@@ -1,0 +1,213 @@
+"""Every suggested command, as data, and how each face spells it.
+
+An error or a `next:` line names the step to run (a `Command`: the task, its flags, the
+provider, the owner, the credentials location), never its spelling. The face in use
+renders it: `invoke auth.login -p github` under invoke, `oauthdance auth.login -p github`
+under the console script, `oauthdance.login("github")` in Python. The flags the user gave
+(`-p`, `-u`, `--creds`) are carried into every suggestion made while their command runs,
+so what is suggested can be pasted as it is and works on the same store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from enum import Enum
+
+
+class Face(Enum):
+    """How the user reached us, and so how a command is spelt back to them."""
+
+    INVOKE = "invoke"  # `invoke TASK` in a checkout with tasks.py
+    CONSOLE = "oauthdance"  # the installed `oauthdance TASK` command
+    PYTHON = "python"  # the Python API: notebooks and scripts
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the user named for the command that is running: carried into suggestions."""
+
+    face: Face = Face.INVOKE
+    provider: str | None = None
+    user: str | None = None
+    creds: str | None = None
+
+
+_OUTSIDE = Asked()  # frozen: safe to share as the default
+_ASKED: ContextVar[Asked] = ContextVar("oauthdance_asked", default=_OUTSIDE)
+
+
+def asked() -> Asked:
+    """The face and flags of the command running in this context."""
+    return _ASKED.get()
+
+
+@contextlib.contextmanager
+def asking(
+    face: Face | None = None,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: object = None,
+) -> Iterator[Asked]:
+    """Within this block, suggestions are spelt for `face` and carry these flags (given as
+    the user gave them: `None` for what they did not name). Unnamed `face` keeps the
+    enclosing one, so a face's entry point sets it once for every command under it."""
+    outer = _ASKED.get()
+    now = Asked(face or outer.face, provider, user, _creds_text(creds))
+    token = _ASKED.set(now)
+    try:
+        yield now
+    finally:
+        _ASKED.reset(token)
+
+
+def _creds_text(creds: object) -> str | None:
+    if creds is None:
+        return None
+    location = getattr(creds, "location", creds)  # a Store names its location
+    return str(location)
+
+
+# Which of the shared flags each task takes: a suggestion never carries a flag its task
+# would refuse (a test checks this table against the tasks themselves).
+_ALL = frozenset({"provider", "user", "creds"})
+TASK_FLAGS: dict[str, frozenset[str]] = {
+    **dict.fromkeys(
+        [
+            *(f"auth.{step}" for step in "check code configure device exchange login".split()),
+            *(f"auth.{step}" for step in "logout refresh revoke status token url use".split()),
+            "auth.verify",
+            *(f"data.{what}" for what in "fetch issues repos user".split()),
+        ],
+        _ALL,
+    ),
+    "store.copy": frozenset({"provider", "creds"}),
+    "store.status": frozenset({"creds"}),
+    "sandbox.serve": frozenset({"creds"}),
+    "demo": frozenset({"creds"}),
+}
+
+# The Python call for a task, where the API has one. A task without one is suggested to a
+# Python user as the console script, which works from any folder once installed.
+PYTHON_CALLS: dict[str, str] = {
+    "auth.token": "oauthdance.token",
+    "data.fetch": "oauthdance.fetch",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A suggested command: the task, its own flags, and the shared flags it carries.
+
+    `provider`, `user` and `creds` left as `None` are filled from what the user asked for
+    (`Asked`); a flag's value `None` means a switch (`--paste`), `"..."` a placeholder for
+    the user to fill in.
+    """
+
+    task: str
+    provider: str | None = None
+    user: str | None = None
+    creds: str | None = None
+    flags: tuple[tuple[str, str | None], ...] = ()
+
+    def with_flags(self, **flags: str | None) -> Command:
+        """This command with further flags (`redirect_uri="..."` is `--redirect-uri ...`)."""
+        return replace(self, flags=self.flags + tuple(flags.items()))
+
+    def render(self, now: Asked | None = None) -> str:
+        """The command as the face in use spells it, in backticks, ready to paste."""
+        now = now or asked()
+        takes = TASK_FLAGS.get(self.task, _ALL)
+        given = {
+            "provider": self.provider or now.provider,
+            "user": self.user or now.user,
+            "creds": self.creds or now.creds,
+        }
+        shared = {k: v for k, v in given.items() if v and k in takes}
+        if now.face is Face.PYTHON and self.task in PYTHON_CALLS:
+            return f"`{_python_call(PYTHON_CALLS[self.task], shared, self.flags)}`"
+        program = "invoke" if now.face is Face.INVOKE else "oauthdance"
+        words = [program, self.task]
+        for name, short in (("provider", "-p"), ("user", "-u"), ("creds", "--creds")):
+            if name in shared:
+                words += [short, shlex.quote(shared[name])]
+        for name, value in self.flags:
+            words.append("--" + name.replace("_", "-"))
+            if value is not None:
+                words.append(value if value == "..." else shlex.quote(value))
+        return "`" + " ".join(words) + "`"
+
+
+def _python_call(
+    function: str, shared: Mapping[str, str], flags: tuple[tuple[str, str | None], ...]
+) -> str:
+    args = [_py(shared["provider"])] if "provider" in shared else []
+    args += [f"{name}={_py(shared[name])}" for name in ("user", "creds") if name in shared]
+    for name, value in flags:
+        args.append(f"{name.replace('-', '_')}={'True' if value is None else _py(value)}")
+    return f"{function}({', '.join(args)})"
+
+
+def _py(text: str) -> str:
+    """A Python string literal, double-quoted as people write them."""
+    if text == "...":
+        return "..."
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What to do next: prose with commands in it (`{name}` marks where each goes).
+
+    `Hint("run {url} again", url=Command("auth.url"))`. `for_provider` fills in the
+    provider of every command that names none; `render` spells them for the face in use.
+    """
+
+    text: str
+    commands: Mapping[str, Command | str] = field(default_factory=dict)
+
+    def __init__(self, text: str, **commands: Command | str) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "commands", dict(commands))
+
+    def for_provider(self, provider: str | None, user: str | None = None) -> Hint:
+        """The same hint with `provider` (and `user`) on every command that names none."""
+        if not provider and not user:
+            return self
+        filled = {
+            name: replace(c, provider=c.provider or provider, user=c.user or user)
+            if isinstance(c, Command)
+            else c
+            for name, c in self.commands.items()
+        }
+        return Hint(self.text, **filled)
+
+    def with_values(self, **values: str) -> Hint:
+        """The same hint with plain text for some of its fields (`{minutes}`)."""
+        return Hint(self.text, **{**self.commands, **values})
+
+    def render(self, now: Asked | None = None) -> str:
+        now = now or asked()
+
+        def spell(match: re.Match[str]) -> str:
+            part = self.commands.get(match.group(1))
+            if part is None:
+                return match.group(0)
+            return part.render(now) if isinstance(part, Command) else part
+
+        return _FIELD.sub(spell, self.text)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def run(task: str, **flags: str | None) -> Hint:
+    """The hint that is just "run this": `run("auth.login")`."""
+    return Hint("run {command}", command=Command(task).with_flags(**flags))
