@@ -9,7 +9,8 @@ import requests
 from conftest import browser_approve
 
 from oauthdance.sandbox import App, RunningSandbox
-from oauthdance.sandbox.model import pkce_s256, redirect_allowed
+from oauthdance.sandbox.model import Sandbox, pkce_s256, redirect_allowed
+from oauthdance.sandbox.server import SandboxServer
 
 
 @pytest.mark.parametrize(
@@ -227,3 +228,24 @@ def test_offline_access_gives_expiring_tokens_that_rotate(
         headers={"Authorization": f"Bearer {first['access_token']}"},
     )
     assert old.status_code == 401
+
+
+def test_a_client_that_hangs_up_mid_answer_leaves_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = SandboxServer(Sandbox())
+    try:
+        for failure in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise failure
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 1))
+        try:
+            raise ValueError("a bug of the sandbox's own")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    shown = capsys.readouterr().err
+    assert shown.count("Traceback") == 1 and "a bug of the sandbox's own" in shown
+    assert "Broken pipe" not in shown and "reset" not in shown

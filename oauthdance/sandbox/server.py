@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -71,6 +72,13 @@ class SandboxServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-answer (a fetch that stopped early, Ctrl-C) is no
+        error of ours: only a real failure prints its traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
