@@ -23,6 +23,7 @@ from oauthdance.paging.authenticated import open_fetch
 from oauthdance.paging.engine import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
 from oauthdance.store import RefreshTurn, Store, open_store
 from oauthdance.store.base import Change, T
+from oauthdance.store.record import default_owner_of, tokens_of
 
 if TYPE_CHECKING:  # requests is imported when a session or auth is asked for: fetch()
     from oauthdance.keep.bearer import BearerAuth  # and token() run without it
@@ -72,10 +73,10 @@ class Credentials(Store):
         return list(self.read())
 
     def owners(self, provider: str = "github") -> list[str]:
-        return list(self.record(provider).get("tokens") or {})
+        return list(tokens_of(self.record(provider)))
 
     def default_owner(self, provider: str = "github") -> str | None:
-        return self.record(provider).get("default_user")
+        return default_owner_of(self.record(provider))
 
     def token(self, provider: str | None = None, user: str | None = None) -> str:
         return token(provider, user, self)

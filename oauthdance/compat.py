@@ -8,27 +8,38 @@ where the structured file keeps them.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
-from oauthdance.store import FLAT_KEYS, open_store, upgrade_record
+from oauthdance.store import open_store
+from oauthdance.store.record import (
+    FLAT_KEYS,
+    add_pending,
+    default_owner_of,
+    pending_of,
+    put_unverified,
+    tokens_of,
+    unverified_of,
+    upgrade,
+)
 
 
 def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
     """The provider's record in the notebooks' flat shape (plus every structured key)."""
     record = open_store(file).record(provider)
     flat = dict(record)
-    pending = record.get("pending") or {}
+    pending = pending_of(record)
     if pending:
         state, entry = list(pending.items())[-1]  # the most recent authorization
         flat["state"] = state
         if entry.get("code"):
             flat["code"] = entry["code"]
-    tokens = record.get("tokens") or {}
-    owner = record.get("default_user") or next(iter(tokens), None)
+    tokens, unverified = tokens_of(record), unverified_of(record)
+    owner = default_owner_of(record) or next(iter(tokens), None)
     if owner in tokens:
         flat["token"] = tokens[owner]["access_token"]
-    elif record.get("unverified"):
-        flat["token"] = list(record["unverified"].values())[-1]["access_token"]
+    elif unverified:
+        flat["token"] = list(unverified.values())[-1]["access_token"]
     return flat
 
 
@@ -38,7 +49,7 @@ def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json"
     def merged_in(record: dict[str, Any]) -> None:
         plain = {k: v for k, v in values.items() if k not in ("state", "code", "token")}
         record.update(plain)
-        state = values.get("state") or (list(record.get("pending") or {}) or [None])[-1]
+        state = values.get("state") or (list(pending_of(record)) or [None])[-1]
         moving = {k: values[k] for k in ("code", "token") if values.get(k)}
         if values.get("state") or moving:
             flat = {
@@ -46,15 +57,18 @@ def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json"
                 "state": state,
                 **moving,
             }
-            upgraded = upgrade_record(flat)
-            for key in ("pending", "unverified"):
-                for name, entry in (upgraded.get(key) or {}).items():
-                    merged = {**(record.get(key, {}).get(name) or {}), **entry}
-                    record.setdefault(key, {})[name] = {
-                        k: v for k, v in merged.items() if v is not None
-                    }
+            upgraded = upgrade(flat)
+            for name, entry in pending_of(upgraded).items():
+                add_pending(record, name, _merged(pending_of(record).get(name), entry))
+            for name, token in unverified_of(upgraded).items():
+                put_unverified(record, name, _merged(unverified_of(record).get(name), token))
 
     open_store(file).change(provider, merged_in)
+
+
+def _merged(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Any:
+    """`new` over `old`, leaving out what the notebook set to None."""
+    return {k: v for k, v in {**(old or {}), **new}.items() if v is not None}
 
 
 def random_string(length: int = 32) -> str:

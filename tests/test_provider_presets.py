@@ -19,6 +19,7 @@ from oauthdance.protocol import oauth
 from oauthdance.protocol.providers import Provider, get_provider, load_providers
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.store import CredentialsFile
+from oauthdance.store.record import overrides_of
 
 LOOPBACK = "http://127.0.0.1:8765/callback"
 RUNAME = "Jane_Doe-JaneDoe-DataApp-abcdefgh"
@@ -305,7 +306,7 @@ def test_id_token_errors_name_the_claim(sandbox: RunningSandbox, tmp_path: Path)
     discover_and_start(sandbox, creds)
     sandbox.model.faults.id_token_fault = "audience"
     store = CredentialsFile(creds)
-    provider = get_provider("myidp", None, store.record("myidp"))
+    provider = get_provider("myidp", None, overrides_of(store.record("myidp")))
     with pytest.raises(IdTokenInvalid, match="aud"):
         flow.exchange_code(store, provider)
 

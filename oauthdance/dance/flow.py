@@ -24,10 +24,10 @@ from oauthdance.base.errors import (
     UnknownState,
     printable,
 )
-from oauthdance.base.settings import app_variable
 from oauthdance.keep.lifecycle import find_token, login_command
+from oauthdance.keep.target import resolve_client
 from oauthdance.protocol import oauth
-from oauthdance.protocol.client import DEFAULT_REDIRECT_URI, Client, resolve_client
+from oauthdance.protocol.client import Client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import (
     TokenAnswer,
@@ -38,6 +38,23 @@ from oauthdance.protocol.tokens import (
     with_identity,
 )
 from oauthdance.store import Store
+from oauthdance.store.record import (
+    PendingAuthorization,
+    add_pending,
+    default_owner_of,
+    drop_pending,
+    drop_unverified,
+    host_of,
+    overrides_of,
+    pending_for_writing,
+    pending_of,
+    put_token,
+    put_unverified,
+    save_client,
+    set_default_owner,
+    tokens_of,
+    unverified_of,
+)
 
 
 def current_client(creds: Store, provider: Provider) -> Client:
@@ -69,43 +86,39 @@ def configure(
     """
     prefix = provider.env_prefix
     existing = creds.record(provider.name)
-    overrides = overrides or existing.get("provider")
+    overrides = overrides or overrides_of(existing)
     provider = provider.with_overrides(overrides, "the provider overrides")
     host = host.strip().rstrip("/") if host else None
-    provider.with_host(host or existing.get("host")).check_endpoints()
-    client_id = (
-        client_id
-        or app_variable(f"{prefix}_CLIENT_ID", environ)[0]
-        or str(existing.get("client_id") or "")
-    ).strip()
+    provider.with_host(host or host_of(existing)).check_endpoints()
+    wanted = resolve_client(
+        provider,
+        existing,
+        environ,
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        scope=scope,
+    )
+    client_id = wanted.client_id.strip()
     if not client_id:
         raise ConfigError(
             f"no client_id for {provider.name!r}",
             f"pass --client-id (from the app's settings page) or set {prefix}_CLIENT_ID",
         )
-    secret = client_secret or app_variable(f"{prefix}_CLIENT_SECRET", environ)[0]
-    redirect_uri = oauth.check_redirect_uri(
-        provider,
-        str(redirect_uri or existing.get("redirect_uri") or DEFAULT_REDIRECT_URI).strip(),
-    )
-    scope = " ".join(
-        oauth.split_scopes(
-            scope if scope is not None else existing.get("scope") or provider.default_scope
-        )
-    )
+    redirect_uri = oauth.check_redirect_uri(provider, wanted.redirect_uri.strip())
+    scope = " ".join(oauth.split_scopes(wanted.scope))
 
     def configured(record: dict[str, Any]) -> dict[str, Any]:
-        record["client_id"] = client_id
-        if not store_secret:
-            record.pop("client_secret", None)
-        elif secret:
-            record["client_secret"] = secret
-        record["redirect_uri"] = redirect_uri
-        record["scope"] = scope
-        if host:
-            record["host"] = host
-        if overrides:
-            record["provider"] = overrides
+        save_client(
+            record,
+            client_id=client_id,
+            client_secret=wanted.client_secret,
+            store_secret=store_secret,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            host=host,
+            overrides=overrides,
+        )
         return dict(record)
 
     return resolve_client(provider, creds.change(provider.name, configured), environ)
@@ -140,7 +153,7 @@ def start_authorization(
         oauth.check_redirect_uri(app.provider, redirect_uri) if redirect_uri else app.redirect_uri
     )
     state = oauth.new_state()
-    pending: dict[str, Any] = {
+    pending: PendingAuthorization = {
         "scope": scope,
         "redirect_uri": redirect_uri,
         "created_at": isoformat(now or utcnow()),
@@ -155,7 +168,7 @@ def start_authorization(
     url = oauth.authorize_url(
         app.provider, app.client_id, redirect_uri, scope, state, challenge, extra
     )
-    creds.change(provider.name, lambda rec: rec.setdefault("pending", {}).update({state: pending}))
+    creds.change(provider.name, lambda rec: add_pending(rec, state, pending))
     return Authorization(url, state, redirect_uri, scope)
 
 
@@ -211,14 +224,14 @@ def store_code(
     else:
         redirect = oauth.Redirect(state, code)
         oauth.check_redirect_values(redirect, retry)
-    pending = creds.record(provider.name).get("pending") or {}
+    pending = pending_of(creds.record(provider.name))
     state = _pick_pending(pending, redirect.state, provider.name, want_code=False)
     if redirect.location:
         redirect_uri = pending[state].get("redirect_uri")
         oauth.check_redirect_location(redirect, redirect_uri, api.any_loopback_port, retry)
 
     def with_code(record: dict[str, Any]) -> None:
-        entry = record.get("pending", {}).get(state)
+        entry = pending_for_writing(record, state)
         if entry is None:  # consumed by another process since we looked
             raise _unknown_state(state, provider.name)
         entry["code"] = redirect.code
@@ -334,8 +347,8 @@ def _redeem_code(
 
     record = creds.record(provider.name)
     app = resolve_client(provider, record).require_client_id()
-    state = _pick_pending(record.get("pending") or {}, state, provider.name, want_code=True)
-    pending = record["pending"][state]
+    state = _pick_pending(pending_of(record), state, provider.name, want_code=True)
+    pending = pending_of(record)[state]
     if not pending.get("code"):
         raise AuthorizationError(
             "that authorization has no code yet",
@@ -383,24 +396,18 @@ def save_new_token(
     """
 
     def filed(rec: dict[str, Any]) -> None:
-        discard_pending_in(rec, key)
+        drop_pending(rec, key)
         if user:
-            rec.setdefault("tokens", {})[user] = token
+            put_token(rec, user, token)
         else:
-            rec.setdefault("unverified", {})[key] = token
+            put_unverified(rec, key, token)
 
     creds.change(provider.name, filed)
 
 
 def discard_pending(creds: Store, provider: Provider, state: str) -> None:
     """Forget an authorization that will never complete (cancelled, timed out)."""
-    creds.change(provider.name, lambda rec: discard_pending_in(rec, state))
-
-
-def discard_pending_in(record: dict[str, Any], state: str) -> None:
-    record.get("pending", {}).pop(state, None)
-    if "pending" in record and not record["pending"]:
-        del record["pending"]
+    creds.change(provider.name, lambda rec: drop_pending(rec, state))
 
 
 # -- auth.verify ------------------------------------------------------------------------
@@ -471,7 +478,7 @@ def store_verified(
     verified = identify(api, token, now or utcnow(), fallback_owner)
 
     def filed(rec: dict[str, Any]) -> None:
-        discard_pending_in(rec, key)
+        drop_pending(rec, key)
         _file_verified(rec, [verified])
 
     creds.change(provider.name, filed)
@@ -492,17 +499,17 @@ def verify_token(
     """
     record = creds.record(provider.name)
     api = resolve_client(provider, record).provider
-    unverified = record.get("unverified") or {}
+    unverified = unverified_of(record)
     if unverified and not user:
-        targets = [("unverified", key, tok) for key, tok in unverified.items()]
+        targets = [(True, key, tok) for key, tok in unverified.items()]
     else:
         found = find_token(creds, provider, user, use_environment=False, now=now)
-        targets = [("tokens", str(found.owner), found.record)]
+        targets = [(False, str(found.owner), found.record)]
     moment = now or utcnow()
     results = []
-    for where, key, token in targets:
+    for waiting, key, token in targets:
         verified = identify(api, token, moment)
-        if where == "tokens" and verified.owner != key:
+        if not waiting and verified.owner != key:
             raise AuthorizationError(
                 f"the token stored for {key!r} belongs to {verified.owner!r}",
                 f"log in again as {key}, or use --user {verified.owner}",
@@ -510,10 +517,11 @@ def verify_token(
         results.append(verified)
 
     def filed(rec: dict[str, Any]) -> None:
-        for where, key, _ in targets:
-            rec.get(where, {}).pop(key, None)
-        if not rec.get("unverified"):
-            rec.pop("unverified", None)
+        for waiting, key, _ in targets:
+            if waiting:
+                drop_unverified(rec, key)
+            else:
+                tokens_of(rec).pop(key, None)
         _file_verified(rec, results)
 
     creds.change(provider.name, filed)
@@ -522,6 +530,6 @@ def verify_token(
 
 def _file_verified(record: dict[str, Any], results: list[Verified]) -> None:
     for result in results:
-        record.setdefault("tokens", {})[result.owner] = result.token
-    if record.get("default_user") not in record["tokens"]:
-        record["default_user"] = results[0].owner
+        put_token(record, result.owner, result.token)
+    if default_owner_of(record) not in tokens_of(record):
+        set_default_owner(record, results[0].owner)

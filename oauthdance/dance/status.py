@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from oauthdance.keep.lifecycle import environment_token
-from oauthdance.protocol.client import resolve_client
+from oauthdance.keep.target import resolve_client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import mask, parse_time, utcnow
 from oauthdance.store import Store
+from oauthdance.store.record import default_owner_of, pending_of, tokens_of, unverified_of
 
 
 def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, Any]]:
@@ -30,23 +31,20 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
             "client_id": app.client_id,
             "client_secret": mask(app.client_secret),
             "secret_source": app.secret_source,
-            "pending": len(record.get("pending") or {}),
+            "pending": len(pending_of(record)),
         }
         env = environment_token(provider)
         shadow = f"environment ({env[1]})" if env else None
         tokens: list[tuple[str | None, dict[str, Any], str]] = [
-            (owner, token, "file") for owner, token in (record.get("tokens") or {}).items()
+            (owner, token, "file") for owner, token in tokens_of(record).items()
         ]
-        tokens += [
-            (None, token, "file (unverified)")
-            for token in (record.get("unverified") or {}).values()
-        ]
+        tokens += [(None, token, "file (unverified)") for token in unverified_of(record).values()]
         if env:
             tokens.insert(0, (None, {"access_token": env[0]}, shadow or ""))
         if not tokens:
             rows.append({**base, **_token_row(None, {}, "", None, False)})
         for owner, token, source in tokens:
-            is_default = owner is not None and owner == record.get("default_user")
+            is_default = owner is not None and owner == default_owner_of(record)
             rows.append(
                 {
                     **base,

@@ -13,8 +13,8 @@ import threading
 
 from oauthdance.base.errors import NotLoggedIn
 from oauthdance.keep.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
+from oauthdance.keep.target import resolve_client
 from oauthdance.net import transport
-from oauthdance.protocol.client import resolve_client
 from oauthdance.protocol.oauth import is_vschar_text
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.urls import origin

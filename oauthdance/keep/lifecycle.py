@@ -20,7 +20,8 @@ from typing import Any
 
 from oauthdance.base.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
 from oauthdance.base.settings import token_from_environment
-from oauthdance.protocol.client import Client, resolve_client
+from oauthdance.keep.target import resolve_client
+from oauthdance.protocol.client import Client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import (
     TokenAnswer,
@@ -28,11 +29,17 @@ from oauthdance.protocol.tokens import (
     marked_needs_login,
     new_token_record,
     parse_time,
-    pick_owner,
     utcnow,
     without_claim,
 )
 from oauthdance.store import RefreshTurn, Store
+from oauthdance.store.record import (
+    forget_owner,
+    pick_owner,
+    put_token,
+    set_default_owner,
+    tokens_of,
+)
 
 MAX_LEEWAY = timedelta(seconds=60)
 DEADLINE = 20.0  # seconds for a refresh request: less than other steps wait for the file
@@ -85,7 +92,7 @@ def find_token(
             return FoundToken(found[0], None, f"environment ({found[1]})", {})
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
-    token = record["tokens"][owner]
+    token = tokens_of(record)[owner]
     _raise_if_dead(token, provider, owner)
     if needs_refresh(token, now):
         token = refresh_token(creds, provider, owner, now=now)
@@ -116,9 +123,9 @@ def refresh_token(
     """
     with creds.refresh_turn(provider.name, owner) as turn:
         claim = _claim_refresh(creds, provider, owner, force, stale_token, now, turn)
-        while isinstance(claim, str):  # another machine refreshes it: wait for its write
+        while isinstance(claim, Busy):  # another machine refreshes it: wait for its write
             turn.wait()
-            claim = _claim_refresh(creds, provider, owner, False, claim, now, turn)
+            claim = _claim_refresh(creds, provider, owner, False, claim.replacing, now, turn)
         token, app = claim
         if app is None:
             return token  # another worker or process already did it
@@ -148,6 +155,13 @@ def refresh_token(
             return fresh
 
 
+@dataclass(frozen=True)
+class Busy:
+    """Another machine's claim is on the token: it is replacing `replacing`."""
+
+    replacing: str
+
+
 def _claim_refresh(
     creds: Store,
     provider: Provider,
@@ -156,13 +170,13 @@ def _claim_refresh(
     stale_token: str | None,
     now: datetime | None,
     turn: RefreshTurn,
-) -> tuple[TokenRecord, Client | None] | str:
+) -> tuple[TokenRecord, Client | None] | Busy:
     """In one change of the record: the token, and the client to refresh it with (None
     when it needs no refresh after all); the record notes that our refresh is in flight.
-    While another machine's claim is on the token: the access token it is replacing."""
+    While another machine's claim is on the token: `Busy`."""
 
-    def claimed(record: dict[str, Any]) -> tuple[TokenRecord, Client | None] | str:
-        token = (record.get("tokens") or {}).get(owner)
+    def claimed(record: dict[str, Any]) -> tuple[TokenRecord, Client | None] | Busy:
+        token = tokens_of(record).get(owner)
         if token is None:
             raise NotLoggedIn(
                 f"no {provider.name} token is stored for {owner!r}", login_command(provider, owner)
@@ -173,7 +187,7 @@ def _claim_refresh(
         elif not force and not needs_refresh(token, now):
             return token, None  # another process refreshed it while we waited
         if turn.busy(token):
-            return str(token.get("access_token") or "")
+            return Busy(str(token.get("access_token") or ""))
         _raise_if_dead(token, provider, owner)
         if not token.get("refresh_token"):
             expired = "has expired and has" if token.get("expires_at") else "does not expire, so"
@@ -184,7 +198,7 @@ def _claim_refresh(
                 else "nothing to do: use it as it is",
             )
         app = resolve_client(provider, record).require_client_id()
-        record["tokens"][owner] = turn.claimed(token, now or utcnow())
+        put_token(record, owner, turn.claimed(token, now or utcnow()))
         return without_claim(token), app
 
     return creds.change(provider.name, claimed)
@@ -212,7 +226,7 @@ def _settle_refresh(
     stored token when another process replaced it meanwhile (after our claim ran out)."""
 
     def settled(record: dict[str, Any]) -> TokenRecord | None:
-        tokens = record.get("tokens") or {}
+        tokens = tokens_of(record)
         if owner not in tokens:
             return None  # logged out meanwhile
         if fresh is not None:
@@ -310,7 +324,7 @@ def _stored(creds: Store, provider: Provider, user: str | None) -> tuple[str, Cl
     record = creds.record(provider.name)
     owner = pick_owner(record, user, provider.name)
     app = resolve_client(provider, record).require_client_id()
-    return owner, app, str(record["tokens"][owner].get("access_token") or "")
+    return owner, app, str(tokens_of(record)[owner].get("access_token") or "")
 
 
 @dataclass(frozen=True)
@@ -357,20 +371,11 @@ def forget_token(creds: Store, provider: Provider, owner: str) -> None:
     """Remove `owner`'s token from the store; another owner becomes the default."""
 
     def forgotten(record: dict[str, Any]) -> None:
-        tokens = record.get("tokens") or {}
-        if owner not in tokens:
+        if not forget_owner(record, owner):
             raise NotLoggedIn(
                 f"no {provider.name} token is stored for {owner!r}",
                 f"see `invoke auth.status -p {provider.name}`",
             )
-        del tokens[owner]
-        if record.get("default_user") == owner:
-            if tokens:
-                record["default_user"] = next(iter(tokens))
-            else:
-                record.pop("default_user", None)
-        if not tokens:
-            record.pop("tokens", None)
 
     creds.change(provider.name, forgotten)
 
@@ -379,12 +384,12 @@ def make_default_owner(creds: Store, provider: Provider, owner: str) -> None:
     """Make `owner` the provider's default owner."""
 
     def made_default(record: dict[str, Any]) -> None:
-        if owner not in (record.get("tokens") or {}):
-            known = ", ".join(sorted(record.get("tokens") or {})) or "none"
+        if owner not in tokens_of(record):
+            known = ", ".join(sorted(tokens_of(record))) or "none"
             raise NotLoggedIn(
                 f"no {provider.name} token is stored for {owner!r} (stored owners: {known})",
                 login_command(provider, owner),
             )
-        record["default_user"] = owner
+        set_default_owner(record, owner)
 
     creds.change(provider.name, made_default)

@@ -1,17 +1,14 @@
 """The registered OAuth client (the app) for one provider, and where each setting came from.
 
-Precedence, in one place: the process environment, then `.env`, then the credentials
-file. So a client secret can live only in the environment, never in the file.
+The settings are resolved from the environment, `.env` and the credentials record in one
+place, `oauthdance.keep.target.resolve_client`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from oauthdance.base.errors import ConfigError
-from oauthdance.base.settings import app_variable
 from oauthdance.protocol.providers import Provider
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
@@ -69,28 +66,3 @@ class Client:
                 f"`invoke auth.configure -p {name} --client-secret ...`",
             )
         return self.client_secret
-
-
-def effective_provider(provider: Provider, record: Mapping[str, Any]) -> Provider:
-    """The provider as this credentials record sees it: its overrides, then its host."""
-    overrides = record.get("provider")
-    return provider.with_overrides(overrides, "the credentials file").with_host(record.get("host"))
-
-
-def resolve_client(
-    provider: Provider, record: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> Client:
-    """The client's settings for `provider`, from the environment, `.env` and its record."""
-    prefix = provider.env_prefix
-    client_id, _ = app_variable(f"{prefix}_CLIENT_ID", environ)
-    secret, source = app_variable(f"{prefix}_CLIENT_SECRET", environ)
-    if not secret and record.get("client_secret"):
-        secret, source = str(record["client_secret"]), "file"
-    return Client(
-        provider=effective_provider(provider, record),
-        client_id=client_id or str(record.get("client_id") or ""),
-        client_secret=secret or None,
-        secret_source=source,
-        redirect_uri=str(record.get("redirect_uri") or DEFAULT_REDIRECT_URI),
-        scope=str(record.get("scope") or provider.default_scope),
-    )

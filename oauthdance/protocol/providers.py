@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,14 +180,14 @@ def load_providers(user_file: str | os.PathLike[str] | None = None) -> dict[str,
 def get_provider(
     name: str,
     user_file: str | os.PathLike[str] | None = None,
-    record: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Provider:
-    """The named provider; a name defined only by OIDC discovery (its credentials `record`
-    holds an issuer) is built on the `oidc` preset."""
+    """The named provider; a name defined only by OIDC discovery (the `overrides` kept with
+    its credentials record hold an issuer) is built on the `oidc` preset."""
     providers = load_providers(user_file)
     if name in providers:
         return providers[name]
-    if ((record or {}).get("provider") or {}).get("issuer") and "oidc" in providers:
+    if (overrides or {}).get("issuer") and "oidc" in providers:
         return dataclasses.replace(providers["oidc"], name=name)
     known = ", ".join(sorted(providers))
     raise ConfigError(

@@ -7,12 +7,9 @@ by `new_token_record`, `with_identity` or `marked_needs_login`.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
-
-from oauthdance.base.errors import NotLoggedIn
 
 # What a validated id_token says of its owner, kept beside the token for quick reading.
 ID_CLAIMS_KEPT = ("sub", "preferred_username", "email", "name", "iss")
@@ -155,35 +152,3 @@ def mask(secret: str | None) -> str:
     prefix = secret.split("_", 1)[0] + "_" if "_" in secret[:5] else ""
     tail = secret[-4:] if len(secret) >= 20 else ""
     return f"{prefix}****{tail}"
-
-
-def pick_owner(record: Mapping[str, Any], user: str | None, provider: str) -> str:
-    """Whose token is meant: `user` (the setting), else the default, else the only one."""
-    tokens = record.get("tokens") or {}
-    owner = user or record.get("default_user")
-    if not owner and len(tokens) == 1:
-        owner = next(iter(tokens))
-    if owner and owner in tokens:
-        return str(owner)
-    p = shlex.quote(provider)
-    if record.get("unverified") and not tokens:
-        raise NotLoggedIn(
-            f"the {provider} token has not been verified yet, so it has no owner",
-            f"run `invoke auth.verify -p {p}`",
-        )
-    if owner:
-        known = ", ".join(sorted(tokens)) or "none"
-        raise NotLoggedIn(
-            f"no {provider} token is stored for {owner!r} (stored owners: {known})",
-            f"run `invoke auth.login -p {p} -u {shlex.quote(str(owner))}`, or pick another --user",
-        )
-    if tokens:
-        raise NotLoggedIn(
-            f"several {provider} owners are stored ({', '.join(sorted(tokens))}) and none is "
-            "the default",
-            f"pass --user NAME, or make one the default: `invoke auth.use -p {p} -u NAME`",
-        )
-    raise NotLoggedIn(
-        f"no {provider} token is stored yet",
-        f"run `invoke auth.login -p {p}` (or auth.url → auth.code → auth.exchange)",
-    )

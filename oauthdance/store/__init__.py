@@ -16,17 +16,15 @@ from __future__ import annotations
 import os
 
 from oauthdance.store.base import RefreshTurn, Store, apply_change
-from oauthdance.store.file import FLAT_KEYS, LOCK_TIMEOUT_SECONDS, CredentialsFile, upgrade_record
+from oauthdance.store.file import LOCK_TIMEOUT_SECONDS, CredentialsFile
 
 __all__ = [
-    "FLAT_KEYS",
     "LOCK_TIMEOUT_SECONDS",
     "CredentialsFile",
     "RefreshTurn",
     "Store",
     "apply_change",
     "open_store",
-    "upgrade_record",
 ]
 
 

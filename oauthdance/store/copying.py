@@ -8,6 +8,7 @@ from typing import Any
 
 from oauthdance.protocol.tokens import without_claim
 from oauthdance.store.base import Store
+from oauthdance.store.record import put_token, tokens_of
 
 
 def copy_records(
@@ -27,13 +28,13 @@ def copy_records(
             rec.update(copy.deepcopy(wanted))
 
         destination.change(name, replaced)
-        copied[name] = list(wanted.get("tokens") or {})
+        copied[name] = list(tokens_of(wanted))
     return copied
 
 
 def _without_claims(record: dict[str, Any]) -> dict[str, Any]:
     """A refresh claim belongs to the store it was made on: it does not travel."""
-    tokens = record.get("tokens") or {}
-    if not tokens:
-        return dict(record)
-    return {**record, "tokens": {o: dict(without_claim(t)) for o, t in tokens.items()}}
+    travelling = copy.deepcopy(record)  # the source's record stays as it is
+    for owner, token in tokens_of(record).items():
+        put_token(travelling, owner, without_claim(token))
+    return travelling

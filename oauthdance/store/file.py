@@ -21,9 +21,8 @@ from typing import Any
 from oauthdance.base.atomic import write_private
 from oauthdance.base.errors import CredentialsFileError
 from oauthdance.store.base import Change, RefreshTurn, Store, T, apply_change
+from oauthdance.store.record import upgrade
 
-# Keys the notebooks' flat creds.json keeps directly under a provider.
-FLAT_KEYS = ("client_id", "client_secret", "redirect_uri", "state", "scope", "code", "token")
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
@@ -81,7 +80,7 @@ class CredentialsFile(Store):
         if text is None:
             return {}
         _warn_if_readable_by_others(self.path)
-        return {name: upgrade_record(rec) for name, rec in self._parse(text).items()}
+        return {name: upgrade(rec) for name, rec in self._parse(text).items()}
 
     def record(self, provider: str) -> dict[str, Any]:
         """One provider's record (a copy; empty if there is none)."""
@@ -96,7 +95,7 @@ class CredentialsFile(Store):
         """
         with self.held():
             raw = self._parse_raw()
-            data = {name: upgrade_record(rec) for name, rec in raw.items()}
+            data = {name: upgrade(rec) for name, rec in raw.items()}
             before = copy.deepcopy(raw)
             yield data
             if data != before:
@@ -285,29 +284,3 @@ def _lock_timeout(lock_path: Path) -> CredentialsFileError:
         f"the credentials file is locked by another process ({lock_path})",
         "wait for the other step to finish and try again",
     )
-
-
-def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Turn the notebooks' flat record into the structured one; others pass unchanged.
-
-    Flat: client_id, client_secret, redirect_uri, state, scope, code, token right under
-    the provider. The state and code become a pending authorization; a token becomes an
-    unverified token that `auth.verify` names the owner of.
-    """
-    if not any(key in record for key in ("state", "code", "token")):
-        return record
-    upgraded = {k: v for k, v in record.items() if k not in ("state", "code", "token")}
-    state, code, token = record.get("state"), record.get("code"), record.get("token")
-    if state:
-        pending: dict[str, Any] = {
-            "scope": record.get("scope"),
-            "redirect_uri": record.get("redirect_uri"),
-        }
-        if code:
-            pending["code"] = code
-        upgraded.setdefault("pending", {})[str(state)] = pending
-    if token:
-        entry = dict(token) if isinstance(token, dict) else {"access_token": str(token)}
-        if entry.get("access_token"):
-            upgraded.setdefault("unverified", {})["notebook"] = entry
-    return upgraded

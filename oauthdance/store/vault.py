@@ -44,6 +44,7 @@ from oauthdance.protocol.urls import is_loopback
 from oauthdance.store.base import Change, Store, T, apply_change
 from oauthdance.store.claims import ClaimTurn
 from oauthdance.store.claims import claim_seconds as claim_life
+from oauthdance.store.record import PENDING, TOKENS, UNVERIFIED, put_token, tokens_of
 
 SCHEMES = {"vault": "https", "openbao": "https", "vault+https": "https", "openbao+https": "https"}
 SCHEMES |= {"vault+http": "http", "openbao+http": "http"}
@@ -51,7 +52,7 @@ DEFAULT_PORT = 8200
 DEFAULT_PREFIX = "oauthdance"
 TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 8  # check-and-set rounds before a change gives up
-SPLIT_KEYS = ("tokens", "pending", "unverified")
+SPLIT_KEYS = (TOKENS, PENDING, UNVERIFIED)  # kept apart from the app's settings
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9@._+-]+")
 
 
@@ -119,9 +120,9 @@ def split_record(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A provider record as its secrets: {"app": ..., "flow": ..., "tokens/OWNER": ...}."""
     secrets = {
         "app": {k: v for k, v in record.items() if k not in SPLIT_KEYS},
-        "flow": {k: record[k] for k in ("pending", "unverified") if record.get(k)},
+        "flow": {k: record[k] for k in (PENDING, UNVERIFIED) if record.get(k)},
     }
-    for owner, token in (record.get("tokens") or {}).items():
+    for owner, token in tokens_of(record).items():
         secrets[f"tokens/{segment(owner)}"] = dict(token)
     return secrets
 
@@ -136,8 +137,8 @@ def join_record(secrets: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name, data in sorted(secrets.items())
         if name.startswith("tokens/") and data
     }
-    if tokens:
-        record["tokens"] = tokens
+    for owner, token in tokens.items():
+        put_token(record, owner, token)
     return record
 
 

@@ -10,7 +10,8 @@ from invoke import Context
 from oauthdance.base.errors import TokenRejected, UsageError
 from oauthdance.dance import flow
 from oauthdance.protocol.providers import Provider, get_provider, load_providers
-from oauthdance.protocol.tokens import mask, pick_owner
+from oauthdance.protocol.tokens import mask
+from oauthdance.store.record import overrides_of, pick_owner
 from oauthdance.tasks.common import cli_task, say, target, warn
 
 
@@ -62,13 +63,13 @@ def configure(
 
         overrides = discover(issuer)
     if client_auth:
-        overrides = {**(overrides or store.record(aim.settings.provider).get("provider") or {})}
+        overrides = {**(overrides or overrides_of(store.record(aim.settings.provider)) or {})}
         overrides["client_auth"] = client_auth
     name, settings = aim.settings.provider, aim.settings
     base = get_provider(
         name,
         settings.providers_file,
-        {"provider": overrides} if overrides else store.record(name),
+        overrides or overrides_of(store.record(name)),
     )
     app = flow.configure(
         store,
@@ -234,7 +235,7 @@ def status(
     store = aim.store
     providers = load_providers(aim.settings.providers_file)
     if provider and provider not in providers:  # a typo must not read as "nothing stored"
-        get_provider(provider, aim.settings.providers_file, store.record(provider))
+        get_provider(provider, aim.settings.providers_file, overrides_of(store.record(provider)))
     rows = status_rows(store, providers)
     rows = [
         r
