@@ -100,9 +100,6 @@ def _read_environment_once(session: requests.Session) -> None:
     session.trust_env = False
 
 
-_endpoint_session: Session | None = None
-
-
 def call(
     method: str,
     url: str,
@@ -114,33 +111,33 @@ def call(
     limit: int = MAX_ANSWER_BYTES,
 ) -> Answer:
     """Send one request that carries secrets; read its whole answer within `deadline`
-    seconds (`DEADLINE` unless given)."""
-    global _endpoint_session
+    seconds (`DEADLINE` unless given). Each call has a session of its own: calls come from
+    several threads (a keeper's refresh, a login's callback), which a `requests.Session`
+    is not made for, and the calls of one step mostly go to different hosts anyway."""
     if not is_secure(url):
         raise NetworkError(
             f"refusing to send credentials to {url!r}: it is neither https nor loopback http",
             "fix the provider's URLs (every endpoint must be https://, or http:// on 127.0.0.1)",
         )
-    if _endpoint_session is None:  # one keep-alive session: chained steps reuse connections
-        _endpoint_session = new_session()
     started = time.monotonic()
     deadline = DEADLINE if deadline is None else deadline
     read_timeout = min(transport.TIMEOUT[1], deadline)
     try:
-        response = _endpoint_session.request(
-            method,
-            url,
-            headers=dict(headers or {}),
-            data=data,
-            json=json_body,
-            allow_redirects=False,
-            stream=True,
-            timeout=(transport.TIMEOUT[0], read_timeout),
-        )
-        try:
-            content = _read_body(response, started + deadline, limit)
-        finally:
-            response.close()
+        with new_session() as session:
+            response = session.request(
+                method,
+                url,
+                headers=dict(headers or {}),
+                data=data,
+                json=json_body,
+                allow_redirects=False,
+                stream=True,
+                timeout=(transport.TIMEOUT[0], read_timeout),
+            )
+            try:
+                content = _read_body(response, started + deadline, limit)
+            finally:
+                response.close()
     except NetworkError:
         raise
     except (requests.RequestException, UrllibError, OSError, ValueError) as exc:

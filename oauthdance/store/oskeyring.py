@@ -24,10 +24,6 @@ SECRET_KEYS = frozenset(
 )
 
 
-def is_keyring_url(creds: str) -> bool:
-    return creds.lower().startswith(SCHEME)
-
-
 def secrets_in(data: Any, where: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     """(place, value) of every secret-named string in a record tree, at any depth."""
     if isinstance(data, dict):
