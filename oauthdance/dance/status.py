@@ -9,7 +9,7 @@ from oauthdance.keep.target import resolve_client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import mask, parse_time, utcnow
 from oauthdance.store import Store
-from oauthdance.store.record import default_owner_of, pending_of, tokens_of, unverified_of
+from oauthdance.store.record import PENDING, default_owner_of, pending_of, tokens_of, unverified_of
 
 
 def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, Any]]:
@@ -31,7 +31,7 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
             "client_id": app.client_id,
             "client_secret": mask(app.client_secret),
             "secret_source": app.secret_source,
-            "pending": len(pending_of(record)),
+            PENDING: len(pending_of(record)),  # the JSON field is named as the record part
         }
         env = environment_token(provider)
         shadow = f"environment ({env[1]})" if env else None

@@ -17,7 +17,7 @@ from oauthdance.base.settings import Settings, app_variable, resolve
 from oauthdance.protocol.client import DEFAULT_REDIRECT_URI, Client
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import Store, open_store
-from oauthdance.store.record import Record, client_value, host_of, overrides_of
+from oauthdance.store.record import Record, host_of, overrides_of, saved_client
 
 CredsArgument = str | os.PathLike[str] | Store | None
 
@@ -85,15 +85,14 @@ def resolve_client(
     secret, source = (client_secret, "flag") if client_secret else (None, "none")
     if not secret:
         secret, source = app_variable(f"{prefix}_CLIENT_SECRET", environ)
-    if not secret and client_value(record, "client_secret"):
-        secret, source = client_value(record, "client_secret"), "file"
+    saved = saved_client(record)
+    if not secret and saved.client_secret:
+        secret, source = saved.client_secret, "file"
     return Client(
         provider=effective_provider(provider, record),
-        client_id=client_id or env_id or client_value(record, "client_id") or "",
+        client_id=client_id or env_id or saved.client_id or "",
         client_secret=secret or None,
         secret_source=source,
-        redirect_uri=redirect_uri or client_value(record, "redirect_uri") or DEFAULT_REDIRECT_URI,
-        scope=scope
-        if scope is not None
-        else client_value(record, "scope") or provider.default_scope,
+        redirect_uri=redirect_uri or saved.redirect_uri or DEFAULT_REDIRECT_URI,
+        scope=scope if scope is not None else saved.scope or provider.default_scope,
     )

@@ -10,6 +10,7 @@ part reads as empty); writers change the record in place, inside `Store.change`.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
 from oauthdance.base.advice import Command, Hint
@@ -94,10 +95,19 @@ def host_of(record: Record) -> str | None:
     return str(host) if host else None
 
 
-def client_value(record: Record, key: str) -> str | None:
-    """A stored client setting (one of `CLIENT_KEYS`), as text; None when absent."""
-    value = record.get(key)
-    return str(value) if value else None
+@dataclass(frozen=True)
+class SavedClient:
+    """The app's settings as the record keeps them (None for each that it lacks)."""
+
+    client_id: str | None
+    client_secret: str | None = field(repr=False)
+    redirect_uri: str | None
+    scope: str | None
+
+
+def saved_client(record: Record) -> SavedClient:
+    values = (record.get(key) for key in CLIENT_KEYS)
+    return SavedClient(*(str(value) if value else None for value in values))
 
 
 def pick_owner(record: Record, user: str | None, provider: str) -> str:
