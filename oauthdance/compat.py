@@ -10,9 +10,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from oauthdance.base.errors import python_face
 from oauthdance.store import FLAT_KEYS, open_store, upgrade_record
 
 
+@python_face
 def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
     """The provider's record in the notebooks' flat shape (plus every structured key)."""
     record = open_store(file).record(provider)
@@ -32,6 +34,7 @@ def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
     return flat
 
 
+@python_face
 def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json") -> None:
     """Merge the notebook's flat `values` into the provider's record, structured."""
 

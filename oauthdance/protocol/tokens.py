@@ -7,11 +7,11 @@ by `new_token_record`, `with_identity` or `marked_needs_login`.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import NotLoggedIn
 
 # What a validated id_token says of its owner, kept beside the token for quick reading.
@@ -165,25 +165,33 @@ def pick_owner(record: Mapping[str, Any], user: str | None, provider: str) -> st
         owner = next(iter(tokens))
     if owner and owner in tokens:
         return str(owner)
-    p = shlex.quote(provider)
     if record.get("unverified") and not tokens:
         raise NotLoggedIn(
             f"the {provider} token has not been verified yet, so it has no owner",
-            f"run `invoke auth.verify -p {p}`",
+            Hint("run {verify}", verify=Command("auth.verify", provider)),
         )
     if owner:
         known = ", ".join(sorted(tokens)) or "none"
         raise NotLoggedIn(
             f"no {provider} token is stored for {owner!r} (stored owners: {known})",
-            f"run `invoke auth.login -p {p} -u {shlex.quote(str(owner))}`, or pick another --user",
+            Hint(
+                "run {login}, or pick another --user",
+                login=Command("auth.login", provider, str(owner)),
+            ),
         )
     if tokens:
         raise NotLoggedIn(
             f"several {provider} owners are stored ({', '.join(sorted(tokens))}) and none is "
             "the default",
-            f"pass --user NAME, or make one the default: `invoke auth.use -p {p} -u NAME`",
+            Hint(
+                "pass --user NAME, or make one the default: {use}",
+                use=Command("auth.use", provider, "NAME"),
+            ),
         )
     raise NotLoggedIn(
         f"no {provider} token is stored yet",
-        f"run `invoke auth.login -p {p}` (or auth.url → auth.code → auth.exchange)",
+        Hint(
+            "run {login} (or auth.url → auth.code → auth.exchange)",
+            login=Command("auth.login", provider),
+        ),
     )
