@@ -6,7 +6,9 @@ repos = gh.get("/user/repos", params={"per_page": 100}).json()
 requests.get(url, auth=oauthdance.auth("github"))   # with a session of your own
 
 Each call resolves its settings as the tasks do: the arguments, then the `OAUTHDANCE_*`
-environment, then `.env`, then the defaults.
+environment, then `.env`, then the defaults. Its errors suggest the Python call where there
+is one (`oauthdance.token("github", creds="alt.json")`), else the `oauthdance` command,
+with the provider, user and creds the call named.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from oauthdance.base.errors import python_face
 from oauthdance.keep.lifecycle import find_token
 from oauthdance.keep.target import CredsArgument, resolve_target
 from oauthdance.paging.authenticated import open_fetch
@@ -34,6 +37,7 @@ class Credentials(Store):
     """The credentials store (a file, `vault://...` or `keyring:...`, as `--creds` takes),
     with what a notebook asks of it. Other attributes are the backend's (`.path` of a file)."""
 
+    @python_face
     def __init__(self, creds: str | os.PathLike[str] | Store | None = None) -> None:
         self.store = open_store(creds or resolve_target().settings.creds)
 
@@ -54,18 +58,22 @@ class Credentials(Store):
     def local_folder(self) -> Path:
         return self.store.local_folder
 
+    @python_face
     def read(self) -> dict[str, Any]:
         return self.store.read()
 
+    @python_face
     def record(self, provider: str) -> dict[str, Any]:
         return self.store.record(provider)
 
+    @python_face
     def change(self, provider: str, change: Change[T]) -> T:
         return self.store.change(provider, change)
 
     def refresh_turn(self, provider: str, owner: str) -> AbstractContextManager[RefreshTurn]:
         return self.store.refresh_turn(provider, owner)
 
+    @python_face
     def describe(self) -> dict[str, Any]:
         return self.store.describe()
 
@@ -85,12 +93,14 @@ class Credentials(Store):
         return session(provider, user, self)
 
 
+@python_face
 def token(provider: str | None = None, user: str | None = None, creds: CredsArgument = None) -> str:
     """A valid access token: the environment's, else the stored owner's (refreshed if due)."""
     target = resolve_target(provider, user, creds)
     return find_token(target.store, target.provider, target.user).access_token
 
 
+@python_face
 def session(
     provider: str | None = None, user: str | None = None, creds: CredsArgument = None
 ) -> Session:
@@ -102,6 +112,7 @@ def session(
     return api_session(BearerAuth(target.store, target.provider, target.user))
 
 
+@python_face
 def auth(
     provider: str | None = None, user: str | None = None, creds: CredsArgument = None
 ) -> BearerAuth:
@@ -112,6 +123,7 @@ def auth(
     return BearerAuth(target.store, target.provider, target.user)
 
 
+@python_face
 def fetch(
     path: str,
     params: dict[str, Any] | None = None,

@@ -15,6 +15,7 @@ import sys
 from invoke import Program
 
 from oauthdance import __version__
+from oauthdance.base.advice import Face, asking
 from oauthdance.tasks import namespace
 
 
@@ -30,14 +31,16 @@ class OAuthDance(Program):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line (`argv`: the whole of it, program name first)."""
-    OAuthDance(
-        namespace=namespace(),
-        version=__version__,
-        name="oauthdance",
-        binary="oauthdance",
-        binary_names=["oauthdance"],
-    ).run(argv)
+    """Run the command line (`argv`: the whole of it, program name first); every command
+    it suggests reads `oauthdance …`, as the user runs them here."""
+    with asking(Face.CONSOLE):
+        OAuthDance(
+            namespace=namespace(),
+            version=__version__,
+            name="oauthdance",
+            binary="oauthdance",
+            binary_names=["oauthdance"],
+        ).run(argv)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from oauthdance.base.errors import python_face
 from oauthdance.store import open_store
 from oauthdance.store.record import (
     FLAT_KEYS,
@@ -24,6 +25,7 @@ from oauthdance.store.record import (
 )
 
 
+@python_face
 def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
     """The provider's record in the notebooks' flat shape (plus every structured key)."""
     record = open_store(file).record(provider)
@@ -43,6 +45,7 @@ def read_creds(provider: str, file: str = "creds.json") -> dict[str, Any]:
     return flat
 
 
+@python_face
 def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json") -> None:
     """Merge the notebook's flat `values` into the provider's record, structured."""
 

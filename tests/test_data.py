@@ -202,7 +202,7 @@ def test_missing_scope_is_named(sandbox: RunningSandbox, app: App, tmp_path: Pat
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "needs one of the scopes repo" in done.stderr
-    assert "`invoke auth.login -p sandbox -u octocat --scope repo`" in done.stderr
+    assert f"`invoke auth.login -p sandbox -u octocat --creds {path} --scope repo`" in done.stderr
     assert done.stdout == ""
 
 
@@ -269,7 +269,7 @@ def test_revoked_token_says_how_to_log_in_again(sandbox: RunningSandbox, creds: 
         token.revoked = True
     done = fetch(creds, "--path", "/user")
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "`invoke auth.login -p sandbox -u octocat`" in done.stderr
+    assert f"`invoke auth.login -p sandbox -u octocat --creds {creds}`" in done.stderr
 
 
 def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:

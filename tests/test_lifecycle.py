@@ -112,7 +112,7 @@ def test_refused_refresh_asks_for_a_new_login(
     for _ in range(2):  # the second use fails at once, from the mark in the file
         done = run_invoke("auth.token", *sandbox_args(path))
         assert done.returncode != 0 and "Traceback" not in done.stderr
-        assert "`invoke auth.login -p sandbox -u octocat`" in done.stderr
+        assert f"`invoke auth.login -p sandbox -u octocat --creds {path}`" in done.stderr
     assert CredentialsFile(path).record("sandbox")["tokens"]["octocat"]["needs_login"]
     assert sandbox.model.refresh_requests == 2  # ours was tried once, not again
 

@@ -181,7 +181,8 @@ def test_an_idle_connection_does_not_stretch_the_timeout(creds: Path) -> None:
         code, _, stderr = running.finish(timeout=10)
     assert 1 <= time.monotonic() - began < 2.5
     assert code == 1 and "error: no redirect arrived within 1 seconds" in stderr
-    assert "next: run `invoke auth.login -p sandbox` again with a longer --timeout" in stderr
+    login_again = f"`invoke auth.login -p sandbox --creds {creds}`"
+    assert f"next: run {login_again} again with a longer --timeout" in stderr
     assert "Traceback" not in stderr
     assert "pending" not in creds_record(creds)
 
@@ -231,7 +232,8 @@ def test_paste_mode_gives_up_at_the_timeout(creds: Path, how: str) -> None:
     code, _, stderr = running.finish(timeout=10)
     assert 1 <= time.monotonic() - began < 2.5
     assert code == 1 and "error: nothing was pasted within 1 seconds" in stderr
-    assert "next: run `invoke auth.login -p sandbox` again with a longer --timeout" in stderr
+    login_again = f"`invoke auth.login -p sandbox --creds {creds}`"
+    assert f"next: run {login_again} again with a longer --timeout" in stderr
     assert "Traceback" not in stderr
     assert "pending" not in creds_record(creds)
 
@@ -258,7 +260,7 @@ def test_pasting_another_authorizations_redirect_does_not_mention_state(creds: P
     code, _, stderr = running.finish()
     assert code == 1 and "belongs to another authorization" in stderr
     assert "--state" not in stderr
-    assert "next: start again: `invoke auth.login -p sandbox`" in stderr
+    assert f"next: start again: `invoke auth.login -p sandbox --creds {creds}`" in stderr
     assert len(creds_record(creds)["pending"]) == 1  # the other one's, still without a code
     assert "code" not in next(iter(creds_record(creds)["pending"].values()))
 

@@ -71,7 +71,7 @@ def test_a_provider_chosen_login_is_quoted_in_suggested_commands(tmp_path: Path)
     path.write_text(json.dumps({"sandbox": record}))
     done = run_invoke("auth.token", "-p", "sandbox", "--creds", str(path))
     assert done.returncode == 1
-    assert "`invoke auth.login -p sandbox -u 'x; touch pwned #'`" in done.stderr
+    assert f"`invoke auth.login -p sandbox -u 'x; touch pwned #' --creds {path}`" in done.stderr
 
 
 def test_every_next_line_names_the_provider_it_is_about(

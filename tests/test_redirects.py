@@ -32,7 +32,8 @@ def refused(creds: Path, url: str) -> str:
     code, stderr = store(creds, url)
     assert code == 1, f"{url[:200]} was accepted"
     assert creds.read_bytes() == before
-    assert "next: paste the whole address" in stderr and "auth.code -p sandbox --url" in stderr
+    assert "next: paste the whole address" in stderr
+    assert f"`invoke auth.code -p sandbox --creds {creds} --url '<that address>'`" in stderr
     return stderr
 
 
@@ -139,7 +140,7 @@ def test_the_callback_hands_on_what_it_received_for_the_same_checks(
     assert "state= 2 times" in page.text
     code, _, stderr = running.finish()
     assert code == 1 and "state= 2 times" in stderr
-    assert "next: start again: `invoke auth.login -p sandbox`" in stderr
+    assert f"next: start again: `invoke auth.login -p sandbox --creds {configured_creds}`" in stderr
     assert "Traceback" not in stderr
     assert "pending" not in creds_record(configured_creds)
 

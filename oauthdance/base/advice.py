@@ -36,6 +36,15 @@ class Asked:
     user: str | None = None
     creds: str | None = None
 
+    @classmethod
+    def of(
+        cls, face: Face, provider: str | None = None, user: str | None = None, creds: object = None
+    ) -> Asked:
+        """What was asked, with `creds` as text (a store names its location)."""
+        if creds is not None:
+            creds = str(getattr(creds, "location", creds))
+        return cls(face, provider, user, creds)
+
 
 _OUTSIDE = Asked()  # frozen: safe to share as the default
 _ASKED: ContextVar[Asked] = ContextVar("oauthdance_asked", default=_OUTSIDE)
@@ -46,18 +55,22 @@ def asked() -> Asked:
     return _ASKED.get()
 
 
-@contextlib.contextmanager
 def asking(
     face: Face | None = None,
     provider: str | None = None,
     user: str | None = None,
     creds: object = None,
-) -> Iterator[Asked]:
+) -> contextlib.AbstractContextManager[Asked]:
     """Within this block, suggestions are spelt for `face` and carry these flags (given as
     the user gave them: `None` for what they did not name). Unnamed `face` keeps the
     enclosing one, so a face's entry point sets it once for every command under it."""
-    outer = _ASKED.get()
-    now = Asked(face or outer.face, provider, user, _creds_text(creds))
+    return resumed(Asked.of(face or asked().face, provider, user, creds))
+
+
+@contextlib.contextmanager
+def resumed(now: Asked) -> Iterator[Asked]:
+    """Within this block, suggestions are spelt as `now` says: an `Asked` kept by a thread
+    or an object that outlives the call that made it (contextvars do not cross threads)."""
     token = _ASKED.set(now)
     try:
         yield now
@@ -65,11 +78,9 @@ def asking(
         _ASKED.reset(token)
 
 
-def _creds_text(creds: object) -> str | None:
-    if creds is None:
-        return None
-    location = getattr(creds, "location", creds)  # a Store names its location
-    return str(location)
+def program(now: Asked | None = None) -> str:
+    """The command the user runs tasks with: `invoke`, or `oauthdance` (Python users too)."""
+    return "invoke" if (now or asked()).face is Face.INVOKE else "oauthdance"
 
 
 # Which of the shared flags each task takes: a suggestion never carries a flag its task
@@ -93,6 +104,8 @@ TASK_FLAGS: dict[str, frozenset[str]] = {
 
 # The Python call for a task, where the API has one. A task without one is suggested to a
 # Python user as the console script, which works from any folder once installed.
+PLACEHOLDER = "..."  # a flag value the user fills in: never quoted
+
 PYTHON_CALLS: dict[str, str] = {
     "auth.token": "oauthdance.token",
     "data.fetch": "oauthdance.fetch",
@@ -104,8 +117,9 @@ class Command:
     """A suggested command: the task, its own flags, and the shared flags it carries.
 
     `provider`, `user` and `creds` left as `None` are filled from what the user asked for
-    (`Asked`); a flag's value `None` means a switch (`--paste`), `"..."` a placeholder for
-    the user to fill in.
+    (`Asked`); a flag's value `None` means a switch (`--paste`), `PLACEHOLDER` (`...`) a
+    value for the user to fill in; other values are quoted as the face needs
+    (`NAME` or `'<the redirect URL>'` read as what to put there).
     """
 
     task: str
@@ -120,6 +134,10 @@ class Command:
 
     def render(self, now: Asked | None = None) -> str:
         """The command as the face in use spells it, in backticks, ready to paste."""
+        return f"`{self.text(now)}`"
+
+    def text(self, now: Asked | None = None) -> str:
+        """The command as the face in use spells it, bare: for a `next:` line or a page."""
         now = now or asked()
         takes = TASK_FLAGS.get(self.task, _ALL)
         given = {
@@ -129,17 +147,19 @@ class Command:
         }
         shared = {k: v for k, v in given.items() if v and k in takes}
         if now.face is Face.PYTHON and self.task in PYTHON_CALLS:
-            return f"`{_python_call(PYTHON_CALLS[self.task], shared, self.flags)}`"
-        program = "invoke" if now.face is Face.INVOKE else "oauthdance"
-        words = [program, self.task]
+            return _python_call(PYTHON_CALLS[self.task], shared, self.flags)
+        words = [program(now), self.task]
         for name, short in (("provider", "-p"), ("user", "-u"), ("creds", "--creds")):
             if name in shared:
                 words += [short, shlex.quote(shared[name])]
         for name, value in self.flags:
             words.append("--" + name.replace("_", "-"))
             if value is not None:
-                words.append(value if value == "..." else shlex.quote(value))
-        return "`" + " ".join(words) + "`"
+                words.append(value if value == PLACEHOLDER else shlex.quote(value))
+        return " ".join(words)
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 def _python_call(
@@ -154,8 +174,8 @@ def _python_call(
 
 def _py(text: str) -> str:
     """A Python string literal, double-quoted as people write them."""
-    if text == "...":
-        return "..."
+    if text == PLACEHOLDER:
+        return PLACEHOLDER
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -189,6 +209,10 @@ class Hint:
         }
         return Hint(self.text, **filled)
 
+    def then(self, more: str) -> Hint:
+        """The same hint with `more` prose after it."""
+        return Hint(self.text + more, **self.commands)
+
     def with_values(self, **values: str) -> Hint:
         """The same hint with plain text for some of its fields (`{minutes}`)."""
         return Hint(self.text, **{**self.commands, **values})
@@ -206,6 +230,11 @@ class Hint:
 
     def __str__(self) -> str:
         return self.render()
+
+
+def suggest(command: Command) -> Hint:
+    """The hint that is the command alone: `suggest(Command("auth.login", "github"))`."""
+    return Hint("{command}", command=command)
 
 
 def run(task: str, **flags: str | None) -> Hint:

@@ -9,9 +9,13 @@ its traceback. Text that came from a provider is made printable before it is sho
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from oauthdance.base.advice import Asked, Command, Hint, asked
+from oauthdance.base.advice import Asked, Command, Face, Hint, asked, resumed
 
 # Exit codes, in one table (the README's "Errors" section is tested against it).
 EXIT_CODES: dict[int, str] = {
@@ -60,6 +64,63 @@ class OAuthDanceError(Exception):
     def __str__(self) -> str:
         hint = self.hint
         return f"{self.message}\n  next: {hint}" if hint else self.message
+
+
+@contextlib.contextmanager
+def answering(now: Asked) -> Iterator[Asked]:
+    """Within this block suggestions are spelt as `now` says, and an `OAuthDanceError`
+    leaving it is bound to `now` (unless a call inside bound it first): the Python API's
+    errors keep their face after the call that raised them has returned."""
+    with resumed(now):
+        try:
+            yield now
+        except OAuthDanceError as exc:
+            if exc.asked is None:
+                exc.bind(now)
+            raise
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def python_face(func: F) -> F:
+    """Run `func` as the Python face: its suggestions (and those of the errors it raises,
+    wherever they are shown later) are spelt as Python calls, carrying the provider, user
+    and creds it was given (`creds`, or `file` in the notebooks' helpers; a method of a
+    store: its own location). A generator's every step runs so, and the caller's code
+    between steps does not."""
+    signature = inspect.signature(func)
+    where = next((n for n in ("creds", "file", "self") if n in signature.parameters), "")
+
+    def face(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Asked:
+        given = signature.bind_partial(*args, **kwargs).arguments
+        return Asked.of(Face.PYTHON, given.get("provider"), given.get("user"), given.get(where))
+
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def steps(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            now, items = face(args, kwargs), func(*args, **kwargs)
+            try:
+                while True:
+                    with answering(now):
+                        try:
+                            item = next(items)
+                        except StopIteration:
+                            return
+                    yield item
+            finally:
+                with answering(now):
+                    items.close()  # a caller that stops early: func's cleanup runs now
+
+        return steps  # type: ignore[return-value]  # it takes and yields what func does
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with answering(face(args, kwargs)):
+            return func(*args, **kwargs)
+
+    return call  # type: ignore[return-value]  # it takes and returns what func does
 
 
 class UsageError(OAuthDanceError):

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from oauthdance.base import pages
+from oauthdance.base.advice import Asked, Command, Hint, asked
 from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationError,
@@ -36,21 +37,29 @@ POLL_INTERVAL = 0.1  # seconds between looks at the deadline and at what has arr
 class CallbackServer:
     """Listens for the one redirect that carries `state`; see `wait`.
 
-    `command` is the `invoke auth.login ...` that started the login, for the advice in errors.
+    `command` is the `auth.login` that started the login, for the advice in errors and on
+    the pages the browser is shown; those are made on the server's threads, so they are
+    spelt for the face and flags in use when the server starts (`asked()` here).
     """
 
-    def __init__(self, redirect_uri: str, port: int | None, any_port: bool, command: str) -> None:
+    def __init__(
+        self, redirect_uri: str, port: int | None, any_port: bool, command: Command
+    ) -> None:
         parts = urlsplit(redirect_uri)
         if port is None:
             port = 0 if any_port else (parts.port or 80)
         self.command = command
         try:
             self._server = _Server(("127.0.0.1", port), _Handler)
+            self._server.asked, self._server.command = asked(), command
         except OSError as exc:
             raise ConfigError(
                 f"cannot receive the redirect: port {port} on 127.0.0.1 is busy ({exc.strerror})",
-                f"run {command} with --port and a free port (the app's callback must allow "
-                "it), stop what holds that port, or add --paste to copy the redirect by hand",
+                Hint(
+                    "run {login} with --port and a free port (the app's callback must allow "
+                    "it), stop what holds that port, or add --paste to copy the redirect by hand",
+                    login=command,
+                ),
             ) from exc
         self.port = self._server.server_address[1]
         self.path = parts.path or "/"
@@ -69,7 +78,10 @@ class CallbackServer:
             if left <= 0:
                 raise LoginTimeout(
                     f"no redirect arrived within {timeout:g} seconds",
-                    f"run {self.command} again with a longer --timeout, or add --paste",
+                    Hint(
+                        "run {login} again with a longer --timeout, or add --paste",
+                        login=self.command,
+                    ),
                 )
             server.timeout = min(left, POLL_INTERVAL)
             server.handle_request()  # accepts at most one connection, served by its own thread
@@ -92,6 +104,8 @@ class _Server(ThreadingMixIn, HTTPServer):
     expected_state = ""
     log: TextIO = sys.stderr
     result: str | None = None
+    asked: Asked = Asked()  # the face and flags of the login, for the pages' advice
+    command: Command = Command("auth.login")
     arrived: threading.Event
     _taking: threading.Lock
 
@@ -153,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
         here = f"127.0.0.1:{self.server.server_address[1]}"
         url = urlunsplit(("http", here, parts.path, parts.query, ""))
         self.server.take(url)  # first: the page below may never reach a browser that gave up
-        self._page(200, _answer_page(url))
+        self._page(200, _answer_page(url, self.server.asked, self.server.command.provider))
 
     def _page(self, status: int, html: str) -> None:
         """Answer; a client that stopped listening gets nothing, quietly."""
@@ -169,8 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def _answer_page(url: str) -> str:
-    """What the browser is told about the redirect it brought."""
+def _answer_page(url: str, now: Asked, provider: str | None = None) -> str:
+    """What the browser is told about the redirect it brought; its advice is spelt as `now`
+    says (this runs on a server thread, where the login's context is not)."""
     try:
         redirect = oauth.parse_redirect(url)
         oauth.check_redirect_values(redirect)
@@ -181,14 +196,12 @@ def _answer_page(url: str) -> str:
             "return to the terminal and start again",
         )
     if redirect.error:
+        hint = advice(REDIRECT_ERROR_HINTS, redirect.error, provider or "")
         return pages.notice_page(
             "Login failed",
             f"The provider answered {printable(redirect.error, 80)}: "
             f"{printable(redirect.error_description or '')}",
-            str(
-                advice(REDIRECT_ERROR_HINTS, redirect.error)
-                or "return to the terminal and try again"
-            ),
+            hint.render(now) if hint else "return to the terminal and try again",
         )
     return pages.notice_page(
         "Login complete",

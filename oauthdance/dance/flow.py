@@ -9,12 +9,12 @@ loading an HTTP stack.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -24,7 +24,7 @@ from oauthdance.base.errors import (
     UnknownState,
     printable,
 )
-from oauthdance.keep.lifecycle import find_token, login_command
+from oauthdance.keep.lifecycle import find_token
 from oauthdance.keep.target import resolve_client
 from oauthdance.protocol import oauth
 from oauthdance.protocol.client import Client
@@ -146,7 +146,8 @@ def start_authorization(
     extra_params: dict[str, str] | None = None,
     now: datetime | None = None,
 ) -> Authorization:
-    """Line 1: a fresh state and PKCE verifier, saved as a pending authorization."""
+    """Start an authorization: a fresh state and PKCE verifier, saved as pending, and the
+    authorize URL to send the user to (the notebook's line 1)."""
     app = current_client(creds, provider).require_client_id()
     scope = " ".join(oauth.split_scopes(scope)) if scope else app.scope
     redirect_uri = (
@@ -185,7 +186,8 @@ def store_code(
     now: datetime | None = None,
     for_login: bool = False,
 ) -> str:
-    """Line 6: keep the code that came back on the pending authorization it belongs to.
+    """Keep the code that came back on the pending authorization it belongs to (the
+    notebook's line 6).
 
     Takes the pasted redirect URL, or a bare code (with its state when several
     authorizations are pending). Returns the state. A redirect that is not exactly what
@@ -193,17 +195,19 @@ def store_code(
     `oauth.check_redirect_values`, `oauth.check_redirect_location`). `for_login`: `auth.login`
     passes its own state, and the advice is to log in again rather than to run `auth.code`.
     """
-    name = shlex.quote(provider.name)
+    paste = Command("auth.code", provider.name)
     retry = (
-        f"start again: {login_command(provider)}"
+        Hint("start again: {login}", login=Command("auth.login", provider.name))
         if for_login
-        else "paste the whole address the browser shows after approving: "
-        f"`invoke auth.code -p {name} --url '<that address>'`"
+        else Hint(
+            "paste the whole address the browser shows after approving: {code}",
+            code=paste.with_flags(url="<that address>"),
+        )
     )
     if bool(code) == bool(url):
         raise AuthorizationError(
             "give either --code or --url",
-            f"e.g. `invoke auth.code -p {name} --url 'http://...?code=..'`",
+            Hint("e.g. {code}", code=paste.with_flags(url="http://...?code=..")),
         )
     api = current_client(creds, provider).provider
     if url:
@@ -218,8 +222,10 @@ def store_code(
                 "the redirect URL carries no state, so it cannot be matched to an authorization",
                 retry
                 if for_login
-                else "paste the whole redirect URL, or give the code with its state: "
-                f"`invoke auth.code -p {name} --code CODE --state STATE`",
+                else Hint(
+                    "paste the whole redirect URL, or give the code with its state: {code}",
+                    code=paste.with_flags(code="CODE", state="STATE"),
+                ),
             )
     else:
         redirect = oauth.Redirect(state, code)
@@ -242,7 +248,7 @@ def store_code(
 
 
 def _state_mismatch(
-    provider: Provider, got: str | None, wanted: str, retry: str, for_login: bool
+    provider: Provider, got: str | None, wanted: str, retry: Hint, for_login: bool
 ) -> StateMismatch:
     """The redirect names another authorization than the one asked for: by `--state`, or
     (`for_login`) by the login itself, where the user never gave a state to drop."""
@@ -251,13 +257,17 @@ def _state_mismatch(
         return StateMismatch(
             f"the pasted redirect belongs to another authorization (state {shown!r}), not to "
             "this login; nothing was stored",
-            f"{retry}, and paste the address the browser shows after approving the URL it prints",
+            retry.then(
+                ", and paste the address the browser shows after approving the URL it prints"
+            ),
         )
     return StateMismatch(
         f"the redirect's state {shown!r} does not match --state {printable(wanted, 40)!r}",
-        "paste the redirect of the authorization --state names, or drop --state to match the "
-        f"redirect by its own: `invoke auth.code -p {shlex.quote(provider.name)} --url "
-        "'<the redirect URL>'`",
+        Hint(
+            "paste the redirect of the authorization --state names, or drop --state to match "
+            "the redirect by its own: {code}",
+            code=Command("auth.code", provider.name).with_flags(url="<the redirect URL>"),
+        ),
     )
 
 
@@ -275,11 +285,11 @@ def _pick_pending(
         if want_code:
             raise AuthorizationError(
                 f"no {provider} authorization has a code yet",
-                f"run `invoke auth.code -p {provider} --url '<the redirect URL>'` first",
+                Hint("run {code} first", code=_paste_command(provider)),
             )
         raise AuthorizationError(
             f"no {provider} authorization is waiting for a code",
-            f"run `invoke auth.url -p {provider}` first",
+            Hint("run {url} first", url=Command("auth.url", provider)),
         )
     raise AuthorizationError(
         f"{len(candidates)} {provider} authorizations are pending; which one is meant?",
@@ -287,11 +297,15 @@ def _pick_pending(
     )
 
 
+def _paste_command(provider: str) -> Command:
+    return Command("auth.code", provider).with_flags(url="<the redirect URL>")
+
+
 def _unknown_state(state: str, provider: str) -> UnknownState:
     return UnknownState(
         f"state {state[:12]!r}... is not one of the pending {provider} authorizations "
         "(forged, already used, or from another credentials file)",
-        f"start again with `invoke auth.url -p {provider}`",
+        Hint("start again with {url}", url=Command("auth.url", provider)),
     )
 
 
@@ -315,7 +329,8 @@ def exchange_code(
     user: str | None = None,
     now: datetime | None = None,
 ) -> Exchanged:
-    """Lines 7-8: trade the code for a token; the pending authorization is consumed.
+    """Trade the code for a token; the pending authorization is consumed (the notebook's
+    lines 7-8).
 
     The token waits under `unverified` until `auth.verify` names its owner, unless
     `user` names the owner now.
@@ -333,8 +348,8 @@ def exchange_and_verify(
     fallback_owner: str | None = None,
     now: datetime | None = None,
 ) -> Verified:
-    """Lines 7-9 at once (`auth.login`): the token is stored only once its owner is known,
-    so a failure at either step leaves no token behind."""
+    """Exchange and verify at once (`auth.login`; the notebook's lines 7-9): the token is
+    stored only once its owner is known, so a failure at either step leaves no token behind."""
     state, token = _redeem_code(creds, provider, state, now)
     return store_verified(creds, provider, state, token, fallback_owner, now)
 
@@ -352,7 +367,7 @@ def _redeem_code(
     if not pending.get("code"):
         raise AuthorizationError(
             "that authorization has no code yet",
-            f"run `invoke auth.code -p {provider.name} --url '<the redirect URL>'`",
+            Hint("run {code}", code=_paste_command(provider.name)),
         )
     params: dict[str, Any] = {"code": pending["code"], "redirect_uri": pending.get("redirect_uri")}
     if pending.get("code_verifier"):
@@ -436,8 +451,10 @@ def identify(
         raise AuthorizationError(
             f"cannot tell whose {provider.name} token this is: the provider has no user "
             "endpoint that answers, and no id_token names the owner; nothing was stored",
-            f"name the owner: `invoke auth.login -p {provider.name} --user NAME` (or "
-            "`auth.exchange --user NAME`)",
+            Hint(
+                "name the owner: {login} (or `auth.exchange --user NAME`)",
+                login=Command("auth.login", provider.name, "NAME"),
+            ),
         )
     scopes = scopes if scopes is not None else list(token.get("scope") or [])
     missing = oauth.missing_scopes(token.get("requested_scope"), scopes, provider.implied_scopes)

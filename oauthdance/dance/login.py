@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import AuthorizationError, LoginTimeout
 from oauthdance.dance import flow
 from oauthdance.dance.callback import CallbackServer
-from oauthdance.keep.lifecycle import login_command
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.urls import is_loopback
 from oauthdance.store import Store
@@ -83,7 +83,7 @@ def run_login(
         paste = True
         why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
         print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
-    command = login_command(provider, user)
+    command = Command("auth.login", provider.name, user)
     server: CallbackServer | None = None
     started: flow.Authorization | None = None
     with _Stopping() as stopping:
@@ -189,7 +189,7 @@ class _Stopping:
 MAX_PASTE = 64 * 1024  # bytes: a redirect URL is far shorter; a pasted file is not read on
 
 
-def _read_pasted(stdin: TextIO, stderr: TextIO, timeout: float, command: str) -> str:
+def _read_pasted(stdin: TextIO, stderr: TextIO, timeout: float, command: Command) -> str:
     print(
         "After approving, paste the address the browser shows (or just the code), "
         f"then press Enter (waiting up to {timeout:g} s):",
@@ -200,12 +200,12 @@ def _read_pasted(stdin: TextIO, stderr: TextIO, timeout: float, command: str) ->
     if line is None:
         raise LoginTimeout(
             f"nothing was pasted within {timeout:g} seconds",
-            f"run {command} again with a longer --timeout",
+            Hint("run {login} again with a longer --timeout", login=command),
         )
     if not line.strip():
         raise AuthorizationError(
             "nothing was pasted",
-            f"run {command} again and paste the redirected address",
+            Hint("run {login} again and paste the redirected address", login=command),
         )
     return line.strip()
 

@@ -4,14 +4,17 @@ It finds the token (the environment's, else the stored owner's), refreshes it wh
 due, and after a 401 refreshes it once however many threads met the 401 together (the
 refresh re-reads the store under its turn and finds a token another thread already
 replaced). It speaks no HTTP library: `BearerPages` puts it on the fetch engine's
-`transport.PagePool`, and `bearer.BearerAuth` on requests.
+`transport.PagePool`, and `bearer.BearerAuth` on requests. It is used after the call that
+made it has returned (a notebook's session), so it keeps the face that made it: its errors
+suggest what that face runs.
 """
 
 from __future__ import annotations
 
 import threading
 
-from oauthdance.base.errors import NotLoggedIn
+from oauthdance.base.advice import asked
+from oauthdance.base.errors import NotLoggedIn, answering
 from oauthdance.keep.lifecycle import FoundToken, find_token, needs_refresh, refresh_token
 from oauthdance.keep.target import resolve_client
 from oauthdance.net import transport
@@ -30,9 +33,14 @@ class TokenKeeper:
         self.origin = origin(self.provider.api_root)
         self._found: FoundToken | None = None
         self._lock = threading.Lock()
+        self.asked = asked()
 
     def current_token(self) -> FoundToken:
         """The token to send now, refreshed first when it is due."""
+        with answering(self.asked):
+            return self._current_token()
+
+    def _current_token(self) -> FoundToken:
         with self._lock:
             if self._found is None or needs_refresh(self._found.record):
                 self._found = find_token(self.creds, self.provider, self.user)
@@ -52,7 +60,8 @@ class TokenKeeper:
             found = self._found
         if found is None or found.owner is None or not found.record.get("refresh_token"):
             return None
-        fresh = refresh_token(self.creds, self.provider, found.owner, stale_token=sent)
+        with answering(self.asked):
+            fresh = refresh_token(self.creds, self.provider, found.owner, stale_token=sent)
         with self._lock:
             self._found = FoundToken(fresh["access_token"], found.owner, "file", dict(fresh))
         return fresh["access_token"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from oauthdance.base.advice import Command, Hint, suggest
 from oauthdance.base.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
 from oauthdance.base.settings import token_from_environment
 from oauthdance.keep.target import resolve_client
@@ -99,7 +100,7 @@ def find_token(
     if not isinstance(token.get("access_token"), str) or not token["access_token"]:
         raise NotLoggedIn(
             f"the stored {provider.name} token of {owner} is damaged (no access_token)",
-            f"log in again: {login_command(provider, owner)}",
+            _log_in_again(provider, owner),
         )
     return FoundToken(token["access_token"], owner, "file", token)
 
@@ -179,7 +180,7 @@ def _claim_refresh(
         token = tokens_of(record).get(owner)
         if token is None:
             raise NotLoggedIn(
-                f"no {provider.name} token is stored for {owner!r}", login_command(provider, owner)
+                f"no {provider.name} token is stored for {owner!r}", _login(provider, owner)
             )
         if stale_token is not None:
             if token.get("access_token") != stale_token:
@@ -193,7 +194,7 @@ def _claim_refresh(
             expired = "has expired and has" if token.get("expires_at") else "does not expire, so"
             raise NotLoggedIn(
                 f"the {provider.name} token of {owner} {expired} no refresh token",
-                f"log in again: {login_command(provider, owner)}"
+                _log_in_again(provider, owner)
                 if token.get("expires_at")
                 else "nothing to do: use it as it is",
             )
@@ -249,12 +250,12 @@ def _refused(
             f"the {provider.name} refresh token of {owner} was refused ({failure.error}): the "
             f"last refresh (started {token['refresh_started_at']}) may have rotated the token "
             "at the provider and ended before saving the new one",
-            f"log in again: {login_command(provider, owner)}",
+            _log_in_again(provider, owner),
         )
     return NotLoggedIn(
         f"the {provider.name} refresh token of {owner} was refused ({failure.error}): it was "
         "revoked, already used, or has expired",
-        f"log in again: {login_command(provider, owner)}",
+        _log_in_again(provider, owner),
     )
 
 
@@ -295,7 +296,7 @@ def _refreshed_id_claims(
             raise IdTokenInvalid(
                 f"the refreshed id_token names another {claim} than the login's; the old "
                 "token was kept",
-                f"log in again: {login_command(client.provider)}",
+                _log_in_again(client.provider),
             )
     return claims
 
@@ -304,16 +305,16 @@ def _raise_if_dead(token: dict[str, Any], provider: Provider, owner: str) -> Non
     if token.get("needs_login"):
         raise NotLoggedIn(
             f"the {provider.name} token of {owner} can no longer be refreshed",
-            f"log in again: {login_command(provider, owner)}",
+            _log_in_again(provider, owner),
         )
 
 
-def login_command(provider: Provider, owner: str | None = None) -> str:
-    """The command that logs `owner` in again, quoted for a shell where need be."""
-    import shlex
+def _login(provider: Provider, owner: str | None = None) -> Hint:
+    return suggest(Command("auth.login", provider.name, owner))
 
-    user = f" -u {shlex.quote(owner)}" if owner else ""
-    return f"`invoke auth.login -p {shlex.quote(provider.name)}{user}`"
+
+def _log_in_again(provider: Provider, owner: str | None = None) -> Hint:
+    return Hint("log in again: {login}", login=Command("auth.login", provider.name, owner))
 
 
 # -- at the provider -------------------------------------------------------------------
@@ -346,7 +347,7 @@ def check_token(creds: Store, provider: Provider, user: str | None = None) -> Ch
     if not (app.provider.introspection_url or app.provider.token_check_url):
         raise ConfigError(
             f"{provider.name} offers no token check endpoint",
-            f"use `invoke auth.verify -p {provider.name}` instead",
+            Hint("use {verify} instead", verify=Command("auth.verify", provider.name)),
         )
     result = endpoints.check_token(app, access)
     return Checked(owner, result.valid, result.scopes, result.login, result.expires_at)
@@ -360,7 +361,10 @@ def revoke_token(creds: Store, provider: Provider, user: str | None = None) -> t
     if not app.provider.revocation_url:
         raise ConfigError(
             f"{provider.name} has no revocation endpoint",
-            "revoke the token in the provider's settings, then `invoke auth.logout`",
+            Hint(
+                "revoke the token in the provider's settings, then {logout}",
+                logout=Command("auth.logout"),
+            ),
         )
     already_invalid = endpoints.revoke_token(app, access)
     forget_token(creds, provider, owner)
@@ -374,7 +378,7 @@ def forget_token(creds: Store, provider: Provider, owner: str) -> None:
         if not forget_owner(record, owner):
             raise NotLoggedIn(
                 f"no {provider.name} token is stored for {owner!r}",
-                f"see `invoke auth.status -p {provider.name}`",
+                Hint("see {status}", status=Command("auth.status", provider.name)),
             )
 
     creds.change(provider.name, forgotten)
@@ -388,7 +392,7 @@ def make_default_owner(creds: Store, provider: Provider, owner: str) -> None:
             known = ", ".join(sorted(tokens_of(record))) or "none"
             raise NotLoggedIn(
                 f"no {provider.name} token is stored for {owner!r} (stored owners: {known})",
-                login_command(provider, owner),
+                _login(provider, owner),
             )
         set_default_owner(record, owner)
 

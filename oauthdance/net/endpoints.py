@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import (
     DEVICE_ERROR_HINTS,
     ConfigError,
@@ -67,7 +68,7 @@ def request_device_code(client: Client, scope: str) -> oauth.DeviceCode:
     if not provider.device_url:
         raise ConfigError(
             f"{provider.name} has no device flow (no device_url)",
-            "use `invoke auth.login` instead",
+            Hint("use {login} instead", login=Command("auth.login", provider.name)),
         )
     headers, form = client_auth(client, provider.device_client_auth == "both")
     answer = http.call(
@@ -109,7 +110,7 @@ def fetch_identity(provider: Provider, access_token: str) -> Identity:
         raise ProviderError(
             "bad_credentials",
             "the provider refused the token (revoked, expired or wrong)",
-            f"log in again: `invoke auth.login -p {provider.name}`",
+            Hint("log in again: {login}", login=Command("auth.login", provider.name)),
             401,
         )
     if answer.status_code >= 400:
@@ -242,7 +243,10 @@ def id_token_claims(client: Client, id_token: str, nonce: str | None) -> dict[st
     if not provider.jwks_uri or not provider.issuer:
         raise ConfigError(
             f"{provider.name} has no issuer/jwks_uri to check id_tokens against",
-            f"run `invoke auth.configure -p {provider.name} --issuer URL`",
+            Hint(
+                "run {configure}",
+                configure=Command("auth.configure", provider.name).with_flags(issuer="URL"),
+            ),
         )
     answer = http.call("GET", provider.endpoint("jwks_uri"), headers=JSON)
     jwks = answer.json_or_none()  # anything but a key set is refused as unreadable there

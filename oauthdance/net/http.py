@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as UrllibError
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import NetworkError
 from oauthdance.net import transport
 from oauthdance.net.transport import USER_AGENT, Answer, retry_policy
@@ -28,9 +29,9 @@ from oauthdance.protocol.urls import is_secure
 
 DEADLINE = 30.0  # seconds a whole call to an authorization server may take
 MAX_ANSWER_BYTES = 1 << 20  # an authorization server's answer is a few hundred bytes
-UNREACHABLE_HINT = (
-    "check the network and the provider's host (for the sandbox: is `invoke sandbox.serve` "
-    "running on that port?)"
+UNREACHABLE_HINT = Hint(
+    "check the network and the provider's host (for the sandbox: is {serve} running on that port?)",
+    serve=Command("sandbox.serve"),
 )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from oauthdance.base.advice import Command
 from oauthdance.keep.keeper import TokenKeeper, api_pages
-from oauthdance.keep.lifecycle import login_command
 from oauthdance.keep.target import Target
 from oauthdance.paging.cache import ETagCache
 from oauthdance.paging.engine import (
@@ -53,7 +53,7 @@ def open_fetch(
         cache=etags,
         wait=wait,
         progress=progress,
-        login=login_command(target.provider, found.owner).strip("`"),
+        login=Command("auth.login", target.provider.name, found.owner).text(),
         token_from=found.source,
         max_wait=max_wait,
         page_limit=page_limit,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from oauthdance.base.advice import PLACEHOLDER, Command, Hint
 from oauthdance.base.errors import ConfigError
 from oauthdance.protocol.providers import Provider
 
@@ -31,13 +32,21 @@ class Client:
         if self.provider.oidc and not self.provider.issuer:
             raise ConfigError(
                 f"{name!r} is an OpenID Connect provider with no issuer yet",
-                f"run `invoke auth.configure -p {name} --issuer URL`",
+                Hint(
+                    "run {configure}",
+                    configure=Command("auth.configure", name).with_flags(issuer="URL"),
+                ),
             )
         if not self.client_id:
             raise ConfigError(
                 f"no client_id is configured for {name!r}",
-                f"run `invoke auth.configure -p {name} --client-id ID --client-secret SECRET` "
-                f"(or set {self.provider.env_prefix}_CLIENT_ID)",
+                Hint(
+                    "run {configure} (or set {variable})",
+                    configure=Command("auth.configure", name).with_flags(
+                        client_id="ID", client_secret="SECRET"
+                    ),
+                    variable=f"{self.provider.env_prefix}_CLIENT_ID",
+                ),
             )
         return self
 
@@ -62,7 +71,10 @@ class Client:
             name = self.provider.name
             raise ConfigError(
                 f"no client_secret for {name!r}",
-                f"set {self.provider.env_prefix}_CLIENT_SECRET (environment or .env), or run "
-                f"`invoke auth.configure -p {name} --client-secret ...`",
+                Hint(
+                    "set {variable} (environment or .env), or run {configure}",
+                    variable=f"{self.provider.env_prefix}_CLIENT_SECRET",
+                    configure=Command("auth.configure", name).with_flags(client_secret=PLACEHOLDER),
+                ),
             )
         return self.client_secret

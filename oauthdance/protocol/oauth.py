@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
+from oauthdance.base.advice import Hint
 from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationDenied,
@@ -70,7 +71,7 @@ def authorize_url(
     code_challenge: str | None,
     extra: dict[str, str] | None = None,
 ) -> str:
-    """Line 1 of the dance: the URL the resource owner opens."""
+    """The authorize URL the resource owner opens (the notebook's line 1)."""
     params: dict[str, str] = {"client_id": client_id, "response_type": "code"}
     if redirect_uri:
         params["redirect_uri"] = redirect_uri
@@ -136,7 +137,7 @@ class Redirect:
             raise AuthorizationDenied(text, advice(REDIRECT_ERROR_HINTS, self.error, provider))
 
 
-def parse_redirect(pasted: str, hint: str = PASTE_AGAIN) -> Redirect:
+def parse_redirect(pasted: str, hint: Hint | str = PASTE_AGAIN) -> Redirect:
     """Parse what the browser's address bar shows after the redirect.
 
     Accepts the full URL, just its query (`?code=...&state=...`) or `code=...&state=...`.
@@ -174,7 +175,7 @@ def parse_redirect(pasted: str, hint: str = PASTE_AGAIN) -> Redirect:
     return Redirect(params.get("state"), params["code"], iss=iss, location=location)
 
 
-def check_redirect_values(redirect: Redirect, hint: str = PASTE_AGAIN) -> None:
+def check_redirect_values(redirect: Redirect, hint: Hint | str = PASTE_AGAIN) -> None:
     """A code and a state are visible ASCII (RFC 6749 Appendix A.5, A.11) — no controls, no
     spaces, no line breaks — and a code is of a sane length: anything else was mangled on the
     way (a copy that took the next line too) or forged, and is never stored."""
@@ -197,7 +198,7 @@ def check_redirect_values(redirect: Redirect, hint: str = PASTE_AGAIN) -> None:
 
 
 def check_redirect_location(
-    redirect: Redirect, redirect_uri: str | None, any_loopback_port: bool, hint: str
+    redirect: Redirect, redirect_uri: str | None, any_loopback_port: bool, hint: Hint | str
 ) -> None:
     """A redirect must have come back to the redirect_uri its authorization was started with:
     same scheme, host and path, and port (any port on a loopback host, where the provider
@@ -247,7 +248,7 @@ def check_issuer(redirect: Redirect, provider: Provider) -> None:
         )
 
 
-def _malformed(pasted: str, why: str, hint: str) -> AuthorizationError:
+def _malformed(pasted: str, why: str, hint: Hint | str) -> AuthorizationError:
     shown = printable(pasted, 80)
     return AuthorizationError(f"cannot read the redirect URL {shown!r}: {why}", hint)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import ConfigError, IdTokenInvalid, NetworkError, printable
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.urls import is_secure
@@ -151,6 +152,8 @@ def validate_id_token(
 def _invalid(why: str) -> IdTokenInvalid:
     return IdTokenInvalid(
         f"the id_token is not valid: {why}; nothing was stored",
-        "start the login again; if it keeps failing, check the issuer and "
-        "client_id (`invoke auth.status`)",
+        Hint(
+            "start the login again; if it keeps failing, check the issuer and client_id ({status})",
+            status=Command("auth.status"),
+        ),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import ConfigError
 from oauthdance.protocol.urls import is_secure
 
@@ -99,7 +100,10 @@ class Provider:
         if "{host}" in template and not self.host:
             raise ConfigError(
                 f"provider {self.name!r} needs a host (its {field_name} is {template})",
-                f"run `invoke auth.configure -p {self.name} --host HOST`",
+                Hint(
+                    "run {configure}",
+                    configure=Command("auth.configure", self.name).with_flags(host="HOST"),
+                ),
             )
         url = template.replace("{host}", self.host)
         for key, value in values.items():
@@ -192,8 +196,12 @@ def get_provider(
     known = ", ".join(sorted(providers))
     raise ConfigError(
         f"unknown provider {name!r}",
-        f"use one of: {known}; define it in your providers file (OAUTHDANCE_PROVIDERS); "
-        f"or discover an OIDC issuer: `invoke auth.configure -p {name} --issuer URL`",
+        Hint(
+            "use one of: {known}; define it in your providers file (OAUTHDANCE_PROVIDERS); "
+            "or discover an OIDC issuer: {configure}",
+            known=known,
+            configure=Command("auth.configure", name).with_flags(issuer="URL"),
+        ),
     )
 
 

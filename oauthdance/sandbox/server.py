@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from oauthdance.base import pages
+from oauthdance.base.advice import Command, asked
 from oauthdance.sandbox import rest
 from oauthdance.sandbox.model import Sandbox, SandboxError, parse_form
 
@@ -67,6 +68,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.model = model
         self.verbose = verbose
         self.pages = PageCache()
+        self.asked = asked()  # the face that started it (its handlers run on other threads)
         model.set_default_issuer(self.url)
 
     @property
@@ -408,8 +410,10 @@ class Handler(BaseHTTPRequestHandler):
             pages.notice_page(
                 "oauthdance sandbox",
                 "A local GitHub-compatible OAuth provider for demos and tests.",
-                "point the 'sandbox' provider at this host: invoke auth.configure -p sandbox "
-                f"--host {self.base_url.split('//')[1]}",
+                "point the 'sandbox' provider at this host: "
+                + Command("auth.configure", "sandbox")
+                .with_flags(host=self.base_url.split("//")[1])
+                .text(self.server.asked),
             ),
         )
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import StoreConflict
 from oauthdance.protocol.tokens import TokenRecord, marked_claimed
 from oauthdance.store.base import RefreshTurn
@@ -78,7 +79,10 @@ class ClaimTurn(RefreshTurn):
             raise StoreConflict(
                 f"waited {self.clock() - self.started:.0f} s for other processes' refreshes "
                 f"of this token in {self.location}, and they keep claiming it",
-                "try again; if it persists, see who runs refreshes in a loop "
-                "(`invoke store.status` shows the token's versions)",
+                Hint(
+                    "try again; if it persists, see who runs refreshes in a loop ({status} "
+                    "shows the token's versions)",
+                    status=Command("store.status"),
+                ),
             )
         self.sleep(POLL_SECONDS * (0.5 + random.random()))

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from oauthdance.base.advice import PLACEHOLDER, Command, Hint
 from oauthdance.base.errors import (
     StoreConflict,
     StoreDenied,
@@ -402,8 +403,11 @@ class VaultStore(Store):
             raise StoreDenied(
                 f"Vault denied the permission to {doing} {where} (the token's policy does "
                 "not allow it, or the token expired)",
-                "ask for a policy granting it (README: Teams and fleets), or log in again "
-                "with `bao login`; see `invoke store.status --creds ...`",
+                Hint(
+                    "ask for a policy granting it (README: Teams and fleets), or log in again "
+                    "with `bao login`; see {status}",
+                    status=Command("store.status", creds=PLACEHOLDER),
+                ),
             ) from exc
         except hvac.exceptions.InvalidPath as exc:
             raise StoreMissing(

@@ -7,6 +7,7 @@ from typing import Any
 
 from invoke import Context
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import TokenRejected, UsageError
 from oauthdance.dance import flow
 from oauthdance.protocol.providers import Provider, get_provider, load_providers
@@ -103,7 +104,7 @@ def configure(
             f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
             "--client-secret before auth.exchange"
         )
-    say(f"next: invoke auth.url -p {app.provider.name}")
+    say(f"next: {Command('auth.url', app.provider.name).text()}")
 
 
 @cli_task(
@@ -121,7 +122,8 @@ def url(
     open: bool = False,
     json: bool = False,
 ) -> None:
-    """Line 1: make the authorize URL (new state and PKCE verifier) and save it as pending."""
+    """Make the authorize URL (a new state and PKCE verifier) and keep it as pending
+    (the notebook's line 1)."""
     aim = target(c, provider, user, creds)
     prov, owner = aim.provider, aim.user
     started = flow.start_authorization(
@@ -135,11 +137,8 @@ def url(
         _print_json({"url": started.url, "state": started.state})
     else:
         say(started.url)
-        warn_next = (
-            f"after approving, run: invoke auth.code -p {prov.name} "
-            "--url '<the address the browser shows>'"
-        )
-        say(f"next: {warn_next}")
+        paste = Command("auth.code", prov.name).with_flags(url="<the address the browser shows>")
+        say(f"next: after approving, run: {paste.text()}")
     if open:
         import webbrowser
 
@@ -161,12 +160,13 @@ def code(
     state: str | None = None,
     url: str | None = None,
 ) -> None:
-    """Line 6: store the code that came back (from --url or --code) on its authorization."""
+    """Keep the code that came back (from --url or --code) on its authorization
+    (the notebook's line 6)."""
     aim = target(c, provider, user, creds)
     prov = aim.provider
     matched = flow.store_code(aim.store, prov, code=code, state=state, url=url)
     say(f"stored the code for authorization {matched[:8]}...")
-    say(f"next: invoke auth.exchange -p {prov.name}")
+    say(f"next: {Command('auth.exchange', prov.name).text()}")
 
 
 @cli_task(state="which pending authorization to exchange (default: the only one)")
@@ -178,7 +178,7 @@ def exchange(
     state: str | None = None,
     json: bool = False,
 ) -> None:
-    """Lines 7-8: exchange the code for an access token and store it."""
+    """Exchange the code for an access token and store it (the notebook's lines 7-8)."""
     aim = target(c, provider, user, creds)
     prov = aim.provider
     done = flow.exchange_code(aim.store, prov, state=state, user=user)
@@ -194,7 +194,7 @@ def exchange(
         _print_json(summary)
         return
     say(f"got token {summary['token']} (scopes: {', '.join(summary['scope']) or 'none'})")
-    say(f"next: invoke auth.verify -p {prov.name}")
+    say(f"next: {Command('auth.verify', prov.name).text()}")
 
 
 @cli_task()
@@ -253,7 +253,7 @@ def status(
         _print_json(rows)
         return
     if not rows:
-        say(f"nothing stored in {store.location} yet: run `invoke auth.configure` first")
+        say(f"nothing stored in {store.location} yet: run {Command('auth.configure')} first")
         return
     header = ("PROVIDER", "OWNER", "TOKEN", "FROM", "SCOPES", "EXPIRES", "SECRET FROM")
     table = [header] + [
@@ -443,7 +443,7 @@ def check(
     json: bool = False,
 ) -> None:
     """Ask the provider whether the stored token still works (exit 1 if not)."""
-    from oauthdance.keep.lifecycle import check_token, login_command
+    from oauthdance.keep.lifecycle import check_token
 
     aim = target(c, provider, user, creds)
     prov = aim.provider
@@ -471,7 +471,7 @@ def check(
     if not result.valid:
         raise TokenRejected(
             f"the provider no longer accepts the {prov.name} token of {result.owner}",
-            f"log in again with {login_command(prov, result.owner)}",
+            Hint("log in again with {login}", login=Command("auth.login", prov.name, result.owner)),
         )
 
 
@@ -507,9 +507,10 @@ def logout(
     owner = pick_owner(store.record(prov.name), aim.user, prov.name)
     forget_token(store, prov, owner)
     say(f"removed the {prov.name} token of {owner} from {store.location}")
+    revoke = Command("auth.revoke")
     warn(
         "the token still works at the provider until it is revoked: revoke it in the "
-        "provider's settings (use `invoke auth.revoke` instead of logout next time)"
+        f"provider's settings (use {revoke} instead of logout next time)"
     )
 
 
@@ -524,7 +525,10 @@ def use(
     from oauthdance.keep.lifecycle import make_default_owner
 
     if not user:
-        raise UsageError("auth.use needs --user NAME", "see `invoke auth.status` for the owners")
+        raise UsageError(
+            "auth.use needs --user NAME",
+            Hint("see {status} for the owners", status=Command("auth.status")),
+        )
     aim = target(c, provider, user, creds)
     prov = aim.provider
     make_default_owner(aim.store, prov, user)

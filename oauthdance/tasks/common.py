@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
+from oauthdance.base.advice import asked, asking, program
 from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, printable
 from oauthdance.base.settings import BY_NAME, SETTINGS
 from oauthdance.keep.target import Target, resolve_target
@@ -87,7 +88,7 @@ class WholeNumber:
         except (TypeError, ValueError):
             raise Exit(
                 f"error: --{self.flag} takes a whole number, not {printable(value, 40)!r}\n"
-                f"  next: see `invoke --help TASK` for its values",
+                f"  next: see `{program()} --help TASK` for its values",
                 code=2,
             ) from None
 
@@ -107,12 +108,22 @@ def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], A
 
 
 def clean_errors(func: F) -> F:
-    """Turn our errors into `invoke.Exit`: a message, a non-zero code, no traceback."""
+    """Turn our errors into `invoke.Exit`: a message, a non-zero code, no traceback.
+
+    The task runs inside `asking(provider=…, user=…, creds=…)` with its own flags as the
+    user gave them, so every suggestion it makes (errors, `next:` lines) carries them."""
+    signature = inspect.signature(func)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = signature.bind_partial(*args, **kwargs).arguments
         try:
-            return func(*args, **kwargs)
+            with asking(None, given.get("provider"), given.get("user"), given.get("creds")):
+                try:
+                    return func(*args, **kwargs)
+                except OAuthDanceError as exc:
+                    exc.bind(asked())
+                    raise
         except OAuthDanceError as exc:
             lines = str(exc).split("\n")
             shown = "\n".join(printable(line, 100_000) for line in lines)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from invoke import Context
 
+from oauthdance.base.advice import Command
 from oauthdance.base.errors import ConfigError
 from oauthdance.tasks.common import cli_task, target
 
@@ -84,9 +85,10 @@ def serve(
                 client_secret=app.client_secret,
                 host=server.url.split("//", 1)[1],
             )
+            login = Command("auth.login", "sandbox")
             print(
-                f"configured provider 'sandbox' in {store.location}: try `invoke auth.login -p "
-                "sandbox` in another terminal",
+                f"configured provider 'sandbox' in {store.location}: try {login} in another "
+                "terminal",
                 flush=True,
             )
         server.serve_forever()

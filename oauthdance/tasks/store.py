@@ -7,6 +7,7 @@ from typing import Any
 
 from invoke import Context
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import UsageError
 from oauthdance.store import open_store
 from oauthdance.store.copying import copy_records
@@ -27,9 +28,8 @@ def copy(
 ) -> None:
     """Copy every provider's record (or one, with -p) into another store; the source stays."""
     if not to:
-        raise UsageError(
-            "store.copy needs --to", "e.g. `invoke store.copy --to vault://HOST/secret/team`"
-        )
+        example = Command("store.copy").with_flags(to="vault://HOST/secret/team")
+        raise UsageError("store.copy needs --to", Hint("e.g. {copy}", copy=example))
     source = open_store(from_) if from_ else target(c, None, None, creds).store
     destination = open_store(to)
     if destination.location == source.location:
