@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ class Credentials(Store):
         return getattr(self.store, name)
 
     @property
-    def kind(self) -> str:  # type: ignore[override]
+    def kind(self) -> str:  # type: ignore[override]  # a class attribute there, the store's here
         return self.store.kind
 
     @property
@@ -70,8 +70,10 @@ class Credentials(Store):
     def change(self, provider: str, change: Change[T]) -> T:
         return self.store.change(provider, change)
 
-    def refresh_turn(self, provider: str, owner: str) -> AbstractContextManager[RefreshTurn]:
-        return self.store.refresh_turn(provider, owner)
+    @contextmanager
+    def refresh_turn(self, provider: str, owner: str) -> Iterator[RefreshTurn]:
+        with self.store.refresh_turn(provider, owner) as turn:
+            yield turn
 
     @python_face
     def describe(self) -> dict[str, Any]:

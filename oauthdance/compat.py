@@ -52,7 +52,8 @@ def update_creds(provider: str, values: dict[str, Any], file: str = "creds.json"
     def merged_in(record: dict[str, Any]) -> None:
         plain = {k: v for k, v in values.items() if k not in ("state", "code", "token")}
         record.update(plain)
-        state = values.get("state") or (list(pending_of(record)) or [None])[-1]
+        states = list(pending_of(record))
+        state = values.get("state") or (states[-1] if states else None)
         moving = {k: values[k] for k in ("code", "token") if values.get(k)}
         if values.get("state") or moving:
             flat = {

@@ -9,23 +9,28 @@ simdjson validates it without building Python objects, about 10x faster than dec
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
+from types import ModuleType
 from typing import Any
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - PyPy and platforms without wheels
-    orjson = None  # type: ignore[assignment]
-try:
-    import simdjson
-except ImportError:  # pragma: no cover - platforms without wheels
-    simdjson = None
+
+def _optional(name: str) -> ModuleType | None:
+    """The module, or None where it is not installed (the standard library then serves)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # pragma: no cover - PyPy and platforms without wheels
+        return None
+
+
+orjson = _optional("orjson")
+simdjson = _optional("simdjson")
 
 
 def loads(data: bytes | str) -> Any:
     """JSON to Python; `ValueError` if it is not JSON."""
-    if orjson:
+    if orjson is not None:
         try:
             return orjson.loads(data)
         except ValueError:
@@ -60,6 +65,6 @@ def array_length(data: bytes) -> int | None:
 
 def dumps(value: Any) -> bytes:
     """Compact JSON as UTF-8 bytes."""
-    if orjson:
+    if orjson is not None:
         return orjson.dumps(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -236,11 +236,15 @@ def store_code(
         redirect_uri = pending[state].get("redirect_uri")
         oauth.check_redirect_location(redirect, redirect_uri, api.any_loopback_port, retry)
 
+    code = redirect.code
+    if not code:  # parse_redirect and the flags make sure of one: this is for the reader
+        raise AuthorizationError("the redirect carries no code", retry)
+
     def with_code(record: dict[str, Any]) -> None:
         entry = pending_for_writing(record, state)
         if entry is None:  # consumed by another process since we looked
             raise _unknown_state(state, provider.name)
-        entry["code"] = redirect.code
+        entry["code"] = code
         entry["code_received_at"] = isoformat(now or utcnow())
 
     creds.change(provider.name, with_code)
@@ -439,7 +443,10 @@ class Verified:
 
 
 def identify(
-    provider: Provider, token: TokenRecord, now: datetime, fallback_owner: str | None = None
+    provider: Provider,
+    token: Mapping[str, Any],
+    now: datetime,
+    fallback_owner: str | None = None,
 ) -> Verified:
     """Whose `token` this is and what it may do: the user endpoint where there is one and
     it answers; else the validated id_token's claims (in `login_field` order); else
@@ -464,7 +471,7 @@ def identify(
 
 
 def _owner_from_user_endpoint(
-    provider: Provider, token: TokenRecord
+    provider: Provider, token: Mapping[str, Any]
 ) -> tuple[str | None, list[str] | None]:
     """(login, scopes) from the user endpoint; (None, None) where there is none, or where it
     refuses a token that a validated id_token vouches for (userinfo may want other scopes)."""
@@ -517,6 +524,7 @@ def verify_token(
     record = creds.record(provider.name)
     api = resolve_client(provider, record).provider
     unverified = unverified_of(record)
+    targets: list[tuple[bool, str, Mapping[str, Any]]]
     if unverified and not user:
         targets = [(True, key, tok) for key, tok in unverified.items()]
     else:

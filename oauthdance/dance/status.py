@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from oauthdance.keep.lifecycle import environment_token
@@ -35,7 +36,7 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
         }
         env = environment_token(provider)
         shadow = f"environment ({env[1]})" if env else None
-        tokens: list[tuple[str | None, dict[str, Any], str]] = [
+        tokens: list[tuple[str | None, Mapping[str, Any], str]] = [
             (owner, token, "file") for owner, token in tokens_of(record).items()
         ]
         tokens += [(None, token, "file (unverified)") for token in unverified_of(record).values()]
@@ -57,7 +58,11 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
 
 
 def _token_row(
-    owner: str | None, token: dict[str, Any], source: str, shadowed_by: str | None, is_default: bool
+    owner: str | None,
+    token: Mapping[str, Any],
+    source: str,
+    shadowed_by: str | None,
+    is_default: bool,
 ) -> dict[str, Any]:
     expires = parse_time(token.get("expires_at"))
     return {

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from oauthdance.base.advice import Command, Hint, suggest
 from oauthdance.base.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
@@ -54,10 +54,10 @@ class FoundToken:
     access_token: str
     owner: str | None
     source: str  # "file" or "environment (NAME)"
-    record: dict[str, Any]
+    record: Mapping[str, Any]
 
 
-def leeway(token: dict[str, Any]) -> timedelta:
+def leeway(token: Mapping[str, Any]) -> timedelta:
     """How long before expiry a token counts as expired: min(60 s, half its lifetime)."""
     expires, created = parse_time(token.get("expires_at")), parse_time(token.get("created_at"))
     if expires is None:
@@ -67,7 +67,7 @@ def leeway(token: dict[str, Any]) -> timedelta:
     return min(MAX_LEEWAY, (expires - created) / 2)
 
 
-def needs_refresh(token: dict[str, Any], now: datetime | None = None) -> bool:
+def needs_refresh(token: Mapping[str, Any], now: datetime | None = None) -> bool:
     expires = parse_time(token.get("expires_at"))
     return expires is not None and (now or utcnow()) >= expires - leeway(token)
 
@@ -235,7 +235,7 @@ def _settle_refresh(
             return None
         stored = tokens[owner]
         if stored.get("refresh_token") != before.get("refresh_token"):
-            return TokenRecord(**stored)  # type: ignore[typeddict-item]
+            return cast("TokenRecord", dict(stored))
         tokens[owner] = marked_needs_login(before) if dead else before
         return None
 
@@ -276,12 +276,12 @@ def signals_deferred() -> Iterator[None]:
     finally:
         for number, handler in previous.items():  # None: set outside Python; the default
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
-        for number in caught[:1]:
-            signal.raise_signal(number)
+        for caught_number in caught[:1]:
+            signal.raise_signal(caught_number)
 
 
 def _refreshed_id_claims(
-    client: Client, answer: TokenAnswer, token: dict[str, Any]
+    client: Client, answer: TokenAnswer, token: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """A refresh answer's id_token, validated, naming the same subject and issuer as the
     login's (OIDC Core §12.2); None where the answer has none."""
@@ -301,7 +301,7 @@ def _refreshed_id_claims(
     return claims
 
 
-def _raise_if_dead(token: dict[str, Any], provider: Provider, owner: str) -> None:
+def _raise_if_dead(token: Mapping[str, Any], provider: Provider, owner: str) -> None:
     if token.get("needs_login"):
         raise NotLoggedIn(
             f"the {provider.name} token of {owner} can no longer be refreshed",

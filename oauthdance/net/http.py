@@ -42,7 +42,9 @@ class TimeoutAdapter(HTTPAdapter):
         self.default_timeout = timeout
         super().__init__(**kwargs)
 
-    def send(self, request: Any, timeout: Any = None, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(  # type: ignore[override]  # requests' own signature names every argument
+        self, request: Any, timeout: Any = None, **kwargs: Any
+    ) -> requests.Response:
         return super().send(request, timeout=timeout or self.default_timeout, **kwargs)
 
 
@@ -53,7 +55,7 @@ class Session(requests.Session):
         super().__init__()
         self.base_url = base_url.rstrip("/")
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if isinstance(url, str) and url.startswith("/") and self.base_url:
             url = self.base_url + url
         return super().request(method, url, *args, **kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 # What a validated id_token says of its owner, kept beside the token for quick reading.
 ID_CLAIMS_KEPT = ("sub", "preferred_username", "email", "name", "iss")
@@ -104,7 +104,7 @@ def new_token_record(
         record["refreshed_at"] = isoformat(now)
         for kept in ("refresh_token", "refresh_token_expires_at", "login", "verified_at"):
             if previous.get(kept) and kept not in record:
-                record[kept] = previous[kept]  # type: ignore[literal-required]
+                record[kept] = previous[kept]
         if not record["scope"]:
             record["scope"] = list(previous.get("scope") or [])
         if "id_token_claims" not in record and previous.get("id_token_claims"):
@@ -116,18 +116,20 @@ def with_identity(
     token: Mapping[str, Any], login: str, scopes: list[str], now: datetime
 ) -> TokenRecord:
     """The token once the provider has said whose it is and which scopes it carries."""
-    return TokenRecord(**{**token, "login": login, "scope": scopes, "verified_at": isoformat(now)})  # type: ignore[typeddict-item]
+    return cast(
+        "TokenRecord", {**token, "login": login, "scope": scopes, "verified_at": isoformat(now)}
+    )
 
 
 def marked_needs_login(token: Mapping[str, Any]) -> TokenRecord:
     """The token once its refresh token was refused: every later use says so at once."""
-    return TokenRecord(**{**token, "needs_login": True})  # type: ignore[typeddict-item]
+    return cast("TokenRecord", {**token, "needs_login": True})
 
 
 def marked_refreshing(token: Mapping[str, Any], now: datetime) -> TokenRecord:
     """The token while its refresh is in flight: should the process die before it writes
     the new pair, the next refusal can say what probably happened."""
-    return TokenRecord(**{**token, "refresh_started_at": isoformat(now)})  # type: ignore[typeddict-item]
+    return cast("TokenRecord", {**token, "refresh_started_at": isoformat(now)})
 
 
 def marked_claimed(
@@ -136,12 +138,12 @@ def marked_claimed(
     """The token while `claimant` refreshes it, on a store many machines share: the others
     wait up to `seconds` for its write before they may refresh it themselves."""
     claim = {"by": claimant, "seconds": seconds}
-    return TokenRecord(**{**marked_refreshing(token, now), "refresh_claim": claim})  # type: ignore[typeddict-item]
+    return cast("TokenRecord", {**marked_refreshing(token, now), "refresh_claim": claim})
 
 
 def without_claim(token: Mapping[str, Any]) -> TokenRecord:
     """The token with no refresh claim on it (its `refresh_started_at` note stays)."""
-    return TokenRecord(**{k: v for k, v in token.items() if k != "refresh_claim"})  # type: ignore[typeddict-item]
+    return cast("TokenRecord", {k: v for k, v in token.items() if k != "refresh_claim"})
 
 
 def mask(secret: str | None) -> str:

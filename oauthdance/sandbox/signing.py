@@ -33,7 +33,7 @@ class IdTokenSigner:
         """The key set `/oauth/jwks` serves, so clients can check the signatures."""
         from joserfc.jwk import KeySet
 
-        return KeySet([self.key()]).as_dict(private=False)
+        return dict(KeySet([self.key()]).as_dict(private=False))
 
     def sign(self, claims: dict[str, Any], fault: str | None = None) -> str:
         """The claims as an RS256 id_token; `fault` spoils one part of it, so tests see a

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +27,11 @@ class RefreshTurn:
     """A turn to refresh one token, taken under a lock that makes it the only one: no
     other refresh can be in flight, so the token is never busy and never waited for."""
 
-    def busy(self, token: dict[str, Any]) -> bool:
+    def busy(self, token: Mapping[str, Any]) -> bool:
         """Is another process, on any machine, refreshing this token right now?"""
         return False
 
-    def claimed(self, token: dict[str, Any], now: datetime) -> TokenRecord:
+    def claimed(self, token: Mapping[str, Any], now: datetime) -> TokenRecord:
         """The token as written while our refresh is in flight."""
         return marked_refreshing(token, now)
 

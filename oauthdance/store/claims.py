@@ -15,7 +15,7 @@ import platform
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -59,7 +59,7 @@ class ClaimTurn(RefreshTurn):
         self.started = clock()
         self.seen: dict[str, float] = {}
 
-    def busy(self, token: dict[str, Any]) -> bool:
+    def busy(self, token: Mapping[str, Any]) -> bool:
         claim = token.get("refresh_claim")
         if not isinstance(claim, dict) or claim.get("by") == self.claimant:
             return False
@@ -70,7 +70,7 @@ class ClaimTurn(RefreshTurn):
             life = self.seconds
         return self.clock() - first < life
 
-    def claimed(self, token: dict[str, Any], now: datetime) -> TokenRecord:
+    def claimed(self, token: Mapping[str, Any], now: datetime) -> TokenRecord:
         return marked_claimed(token, now, self.claimant, self.seconds)
 
     def wait(self) -> None:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from oauthdance.base.advice import PLACEHOLDER, Command, Hint
@@ -41,6 +41,7 @@ from oauthdance.base.errors import (
     UsageError,
     printable,
 )
+from oauthdance.protocol.tokens import TokenRecord
 from oauthdance.protocol.urls import is_loopback
 from oauthdance.store.base import Change, Store, T, apply_change
 from oauthdance.store.claims import ClaimTurn
@@ -51,7 +52,7 @@ SCHEMES = {"vault": "https", "openbao": "https", "vault+https": "https", "openba
 SCHEMES |= {"vault+http": "http", "openbao+http": "http"}
 DEFAULT_PORT = 8200
 DEFAULT_PREFIX = "oauthdance"
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10
 ATTEMPTS = 8  # check-and-set rounds before a change gives up
 SPLIT_KEYS = (TOKENS, PENDING, UNVERIFIED)  # kept apart from the app's settings
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9@._+-]+")
@@ -139,7 +140,7 @@ def join_record(secrets: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if name.startswith("tokens/") and data
     }
     for owner, token in tokens.items():
-        put_token(record, owner, token)
+        put_token(record, owner, cast("TokenRecord", token))
     return record
 
 

@@ -193,7 +193,8 @@ def exchange(
     if json:
         _print_json(summary)
         return
-    say(f"got token {summary['token']} (scopes: {', '.join(summary['scope']) or 'none'})")
+    scopes = ", ".join(done.token.get("scope") or []) or "none"
+    say(f"got token {summary['token']} (scopes: {scopes})")
     say(f"next: {Command('auth.verify', prov.name).text()}")
 
 

@@ -134,7 +134,7 @@ def clean_errors(func: F) -> F:
             _silence_stdout()
             raise Exit(code=BROKEN_PIPE) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # it takes and returns what func does
 
 
 # Flags whose values are secrets or carry one (a pasted redirect holds the code).
