@@ -8,15 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_invoke
-from hostile_server import Answer, HostileServer
-from lifecycle_helpers import logged_in
 
 from oauthdance.base.errors import EXIT_CODES
 from oauthdance.dance import flow
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.hostile_server import Answer, HostileServer
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import logged_in
 
 ESCAPE = "\x1b[2J\x1b]0;pwned\x07"
 

@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_invoke
-from lifecycle_helpers import logged_in
 
 import oauthdance
 from oauthdance.base import settings
 from oauthdance.base.errors import EXIT_CODES
 from oauthdance.sandbox import App, RunningSandbox
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import logged_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("setting", settings.SETTINGS, ids=lambda s: s.name)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import run_invoke
-from login_helpers import InvokeThread, creds_record
 
 from oauthdance.base.errors import ProviderError
 from oauthdance.dance import flow
@@ -16,6 +14,8 @@ from oauthdance.net.endpoints import request_device_code
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.invoking import run_invoke
+from tests.support.login import InvokeThread, creds_record
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_device_flow_disabled_is_explained(app: App, creds: Path) -> None:
 def test_device_polling_authenticates_only_where_the_provider_wants_it(
     sandbox: RunningSandbox, tmp_path: Path, name: str, sent: str
 ) -> None:
-    from test_provider_presets import configured
+    from tests.protocol.test_presets import configured
 
     provider, creds = configured(sandbox, name, tmp_path / "creds.json")
     current = flow.current_client(creds, provider)

@@ -13,10 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import browser_approve, run_invoke
-from login_helpers import InvokeProcess, InvokeThread, creds_record, start_authorization
 
 from oauthdance.dance import callback
+from tests.support.invoking import run_invoke
+from tests.support.login import InvokeProcess, InvokeThread, creds_record, start_authorization
+from tests.support.sandbox import browser_approve
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from conftest import browser_approve, run_invoke
-from login_helpers import InvokeThread, creds_record, start_authorization
 
 from oauthdance.base.errors import AuthorizationError
 from oauthdance.protocol import oauth
+from tests.support.invoking import run_invoke
+from tests.support.login import InvokeThread, creds_record, start_authorization
+from tests.support.sandbox import browser_approve
 
 CALLBACK = "http://127.0.0.1:8765/callback"  # the redirect_uri `configure_args` registers
 

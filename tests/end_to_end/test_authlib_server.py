@@ -24,7 +24,10 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 import pytest
 import requests
 import yaml
-from authlib_server import (
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.support.authlib_server import (
     BASIC,
     CLIENTS,
     DEFAULT_SCOPE,
@@ -35,8 +38,6 @@ from authlib_server import (
     AuthlibServer,
     ClientSpec,
 )
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 TIMEOUT = 5
 CALLBACK = "http://127.0.0.1:53682/callback"  # registered without a port (RFC 8252 §7.3)

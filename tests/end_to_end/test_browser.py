@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from login_helpers import InvokeThread, creds_record
+
+from tests.support.login import InvokeThread, creds_record
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_invoke
 
 from oauthdance.base import yamlio
 from oauthdance.base.settings import SETTINGS, resolve
 from oauthdance.protocol.providers import BUILTIN_FILE, load_providers
 from oauthdance.store import CredentialsFile
+from tests.support.invoking import ROOT, run_invoke
 
 PROVIDERS_EXAMPLE = ROOT / "config" / "providers.example.yaml"
 INVOKE_EXAMPLE = ROOT / "config" / "invoke.example.yaml"

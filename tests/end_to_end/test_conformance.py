@@ -15,12 +15,12 @@ from urllib.parse import quote_plus
 
 import pytest
 import requests
-from authlib_server import BASIC, POST, PUBLIC, AuthlibServer, ClientSpec
-from conftest import run_invoke
-from login_helpers import InvokeThread
 
 import oauthdance
 from oauthdance.store import CredentialsFile
+from tests.support.authlib_server import BASIC, POST, PUBLIC, AuthlibServer, ClientSpec
+from tests.support.invoking import run_invoke
+from tests.support.login import InvokeThread
 
 NAME = "authlib"
 KINDS = {"basic": BASIC, "post": POST, "public": PUBLIC}

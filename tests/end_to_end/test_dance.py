@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from conftest import browser_approve, configure_args, run_invoke, run_invoke_process
 
 from oauthdance.sandbox import App, RunningSandbox
+from tests.support.invoking import run_invoke, run_invoke_process
+from tests.support.sandbox import browser_approve, configure_args
 
 Runner = Callable[..., CompletedProcess[str]]  # run_invoke, or run_invoke_process
 

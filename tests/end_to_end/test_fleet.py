@@ -14,14 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from openbao import Bao
-
 from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store
 from oauthdance.store.vault import VaultStore
+from tests.support.openbao import Bao
 
-HERE = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parents[1] / "support"  # fleet_child.py, run by path
 # A live claimant never needs its claim to run out, so the others' claims are long (a
 # loaded machine must not see a slow refresh overtaken); the doomed one's claim is short,
 # and waiters honour the life a claim declares.
@@ -48,7 +47,7 @@ def machine(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env |= {"HOME": str(home), "VAULT_TOKEN": bao.token, "OAUTHDANCE_CLAIM_SECONDS": claim}
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "fleet_child.py"), creds, str(go), *extra],
+        [sys.executable, str(SUPPORT / "fleet_child.py"), creds, str(go), *extra],
         cwd=home,
         env=env,
         stdout=subprocess.PIPE,

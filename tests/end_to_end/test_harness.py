@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_invoke, run_invoke_process
 
 from oauthdance.dance import flow
 from oauthdance.protocol.providers import load_providers
+from tests.support.invoking import run_invoke, run_invoke_process
 
 # Set in the outer environment for this module's tests; the autouse `isolated` fixture
 # (function-scoped, so it runs after this module-scoped one) must take every one away.

@@ -44,7 +44,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import urllib3.util.retry
-from hostile_server import Answer, HostileServer, loopback_only
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +58,7 @@ from oauthdance.paging.engine import Fetcher
 from oauthdance.paging.output import ItemWriter
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile
+from tests.support.hostile_server import Answer, HostileServer, loopback_only
 
 CLIENT_ID = "hostile-client-id"
 CLIENT_SECRET = "hostile-client-secret-5f1c9a"

@@ -15,11 +15,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import ROOT, browser_approve, stop_at_teardown
-from lifecycle_helpers import logged_in
 
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
+from tests.support.invoking import ROOT
+from tests.support.lifecycle import logged_in
+from tests.support.sandbox import browser_approve
+from tests.support.teardown import stop_at_teardown
 
 ONBOARD = ROOT / "scripts" / "onboard"
 

@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, invoke_command, run_invoke
 from invoke.parser import ParseError, Parser
 
 from oauthdance.sandbox.browser import approve
 from oauthdance.tasks import namespace
+from tests.support.invoking import ROOT, invoke_command, run_invoke
 
 README = (ROOT / "README.md").read_text()
 CORE_FLAGS_WITH_VALUE = ("-r", "--search-root", "-f", "--config")

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from conftest import browser_approve
-from login_helpers import InvokeProcess, creds_record
+
+from tests.support.login import InvokeProcess, creds_record
+from tests.support.sandbox import browser_approve
 
 
 def login_process(creds: Path, *extra: str, stdin: bool = False) -> InvokeProcess:

@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import run_script
-from lifecycle_helpers import logged_in
-
 import oauthdance
 from oauthdance.compat import buildURL, random_string, read_creds, update_creds
 from oauthdance.sandbox import App, RunningSandbox
+from tests.support.invoking import run_script
+from tests.support.lifecycle import logged_in
 
 NOTEBOOK_CREDS = {
     "github": {

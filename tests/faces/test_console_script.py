@@ -12,12 +12,12 @@ from importlib import import_module
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, fresh_namespace
-from lifecycle_helpers import logged_in
 
 import oauthdance
 import oauthdance.cli
 from oauthdance.sandbox import App, RunningSandbox
+from tests.support.invoking import ROOT, fresh_namespace
+from tests.support.lifecycle import logged_in
 
 
 def pyproject() -> dict:

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import run_invoke, serving
-from lifecycle_helpers import expire, logged_in
-from process_targets import token_at_once
 
 import oauthdance
 from oauthdance.base.errors import NotLoggedIn
@@ -19,6 +16,10 @@ from oauthdance.keep import lifecycle
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import expire, logged_in
+from tests.support.process_targets import token_at_once
+from tests.support.sandbox import serving
 
 
 def works(sandbox: RunningSandbox, access: str) -> bool:

@@ -13,9 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_invoke
-from hostile_server import Answer, HostileServer
-from lifecycle_helpers import logged_in
 
 from oauthdance import store
 from oauthdance.base.errors import NotLoggedIn
@@ -24,6 +21,9 @@ from oauthdance.net import endpoints
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.hostile_server import Answer, HostileServer
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import logged_in
 
 ARGS = ["-p", "sandbox", "--creds"]
 

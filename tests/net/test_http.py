@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import run_invoke
-from hostile_server import TOKEN, Answer, HostileServer, provider_file, with_token
 
 import oauthdance
 from oauthdance.base.errors import ConfigError, NetworkError
@@ -18,6 +16,8 @@ from oauthdance.dance import flow
 from oauthdance.net import http, transport
 from oauthdance.protocol.providers import get_provider, load_providers
 from oauthdance.store import CredentialsFile
+from tests.support.hostile_server import TOKEN, Answer, HostileServer, provider_file, with_token
+from tests.support.invoking import run_invoke
 
 SECRET = "s3cret-client-secret"
 

@@ -15,8 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import run_invoke
-from hostile_server import TOKEN, Answer, HostileServer, with_token
 
 import oauthdance
 from oauthdance.net import transport
@@ -24,6 +22,8 @@ from oauthdance.paging.cache import ETagCache
 from oauthdance.paging.engine import Window
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.sandbox import server as sandbox_server
+from tests.support.hostile_server import TOKEN, Answer, HostileServer, with_token
+from tests.support.invoking import run_invoke
 
 
 @pytest.fixture

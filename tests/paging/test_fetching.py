@@ -12,14 +12,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import run_invoke, run_script
-from lifecycle_helpers import logged_in
 
 from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.keep.target import resolve_target
 from oauthdance.paging.authenticated import open_fetch
 from oauthdance.paging.engine import SECONDARY_MIN_WAIT, Fetcher, Window
 from oauthdance.sandbox import App, RunningSandbox, rest
+from tests.support.invoking import run_invoke, run_script
+from tests.support.lifecycle import logged_in
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import captured_stream, captured_text
 
 from oauthdance.base.errors import OAuthDanceError, UsageError
 from oauthdance.paging.output import ItemWriter, flatten, format_for
+from tests.support.invoking import captured_stream, captured_text
 
 # The case that lost columns: the header came from the first item only.
 SCALAR_THEN_OBJECT = [

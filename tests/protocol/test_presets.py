@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import browser_approve, run_invoke
-from lifecycle_helpers import headless_login
 
 from oauthdance.base.errors import AuthorizationError, IdTokenInvalid, ProviderError
 from oauthdance.dance import flow
@@ -19,6 +17,9 @@ from oauthdance.protocol import oauth
 from oauthdance.protocol.providers import Provider, get_provider, load_providers
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import headless_login
+from tests.support.sandbox import browser_approve
 
 LOOPBACK = "http://127.0.0.1:8765/callback"
 RUNAME = "Jane_Doe-JaneDoe-DataApp-abcdefgh"

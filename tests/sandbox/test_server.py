@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from conftest import browser_approve
 
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.sandbox.model import pkce_s256, redirect_allowed
+from tests.support.sandbox import browser_approve
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import run_invoke, serving
-from lifecycle_helpers import expire
-from login_helpers import InvokeProcess, InvokeThread
 
 import oauthdance
 from oauthdance.dance import flow
@@ -26,6 +23,10 @@ from oauthdance.sandbox import RunningSandbox, Sandbox
 from oauthdance.sandbox.state import StateFile, StateFileError
 from oauthdance.store import CredentialsFile
 from oauthdance.tasks import namespace
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import expire
+from tests.support.login import InvokeProcess, InvokeThread
+from tests.support.sandbox import serving
 
 
 def test_the_sandbox_listens_apart_from_the_login_callback() -> None:

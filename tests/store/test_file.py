@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from process_targets import write_rounds
 
 from oauthdance.base.errors import CredentialsFileError
 from oauthdance.store import CredentialsFile
+from tests.support.process_targets import write_rounds
 
 SAMPLE = {
     "github": {

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import keyring
 import pytest
-from conftest import run_invoke
 from keyrings.alt.file import PlaintextKeyring
 
 import oauthdance
@@ -21,6 +20,7 @@ from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store
 from oauthdance.store.oskeyring import MARKER, KeyringFile
+from tests.support.invoking import run_invoke
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_invoke
-from lifecycle_helpers import logged_in
 
 import oauthdance
 from oauthdance.base.errors import CredentialsFileError
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.invoking import run_invoke
+from tests.support.lifecycle import logged_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_planted_lock_link_is_never_followed(tmp_path: Path) -> None:

@@ -9,9 +9,6 @@ import threading
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import browser_approve, configure_args, run_invoke
-from hostile_server import Answer, HostileServer
-from openbao import Bao, free_port, unavailable
 
 import oauthdance
 from oauthdance.base.errors import StoreConflict, UsageError
@@ -19,6 +16,10 @@ from oauthdance.dance.demo import sandbox_login
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store, vault
 from oauthdance.store.vault import VaultStore, parse_vault_url
+from tests.support.hostile_server import Answer, HostileServer
+from tests.support.invoking import run_invoke
+from tests.support.openbao import Bao, free_port, unavailable
+from tests.support.sandbox import browser_approve, configure_args
 
 P = ["-p", "sandbox", "--creds"]
 

@@ -17,14 +17,14 @@ import subprocess
 import threading
 from pathlib import Path
 
-from conftest import (
+from tests.support.invoking import (
     captured_stream,
     captured_text,
     invoke_command,
     invoke_in_process,
     run_invoke,
-    stop_at_teardown,
 )
+from tests.support.teardown import stop_at_teardown
 
 
 class _StderrLines:

@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, configure_args, invoke_command, run_invoke, run_invoke_process
-from lifecycle_helpers import logged_in
 
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import CredentialsFile
+from tests.support.invoking import ROOT, invoke_command, run_invoke, run_invoke_process
+from tests.support.lifecycle import logged_in
+from tests.support.sandbox import configure_args
 
 
 def test_demo_runs_a_complete_dance_offline(tmp_path: Path) -> None:
@@ -159,7 +160,8 @@ def test_sandbox_serve_configures_itself_and_prints_no_secret(tmp_path: Path) ->
     import time
 
     import requests
-    from login_helpers import InvokeProcess, InvokeThread
+
+    from tests.support.login import InvokeProcess, InvokeThread
 
     creds = tmp_path / "creds.json"
     served = InvokeProcess("sandbox.serve", "--port", "0", "--creds", str(creds))
@@ -168,7 +170,7 @@ def test_sandbox_serve_configures_itself_and_prints_no_secret(tmp_path: Path) ->
         assert time.monotonic() < deadline, "sandbox.serve did not configure the file"
         time.sleep(0.05)
     login = InvokeThread("auth.login", "-p", "sandbox", "--creds", str(creds), "--no-browser")
-    from conftest import browser_approve
+    from tests.support.sandbox import browser_approve
 
     location = browser_approve(login.authorize_url())  # the served consent page
     assert requests.get(location, timeout=10).status_code == 200
