@@ -1,4 +1,4 @@
-"""Self-test of the Authlib-based authorization server (tests/authlib_server.py).
+"""Self-test of the Authlib-based authorization server (tests/support/authlib_server.py).
 
 The server is only worth something as an independent reference if it works, so this proves
 it with plain `requests` (never oauthdance): every flow for every client, both metadata

@@ -15,7 +15,7 @@ The invariant, checked for every answer below (see `Scenario.attempt`):
   (the server stops answering after `limit` requests) and none sleeps for ages (the
   sleeps are virtual and capped).
 
-The answers come from `HostileServer` (tests/hostile_server.py), programmed per example
+The answers come from `HostileServer` (tests/support/hostile_server.py), programmed per example
 by hypothesis; the package is called in-process through its stable entry points. A raw
 exception is left to propagate, so pytest and hypothesis show where in the package it
 came from (hypothesis reports each distinct origin once).

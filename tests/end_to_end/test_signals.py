@@ -1,6 +1,6 @@
 """`auth.login` stopped by a signal, in a real process (only a process receives signals): it
 ends with a message and no traceback, and leaves no pending authorization (with its PKCE
-verifier) behind. Ctrl-C (SIGINT) is in test_login.py."""
+verifier) behind. Ctrl-C (SIGINT) is in dance/test_login.py."""
 
 from __future__ import annotations
 
