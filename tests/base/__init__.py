@@ -1,0 +1,1 @@
+"""The base layer: errors and the messages a user acts on, settings."""

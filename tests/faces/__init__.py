@@ -1,0 +1,1 @@
+"""The faces: the Python API, the notebooks' helpers (compat), the `oauthdance` command."""

@@ -1,0 +1,1 @@
+"""A token's life once issued: expiry, refresh, revoke, and a refresh that must not be lost."""

@@ -1,0 +1,1 @@
+"""Everything that sends: timeouts, redirects, plain http, the fetch transport."""

@@ -1,0 +1,1 @@
+"""Paginated fetching: the engine, the data tasks against the sandbox, the writers."""

@@ -1,0 +1,1 @@
+"""The protocol's pure rules and the provider data: OAuth functions, presets, providers files."""
