@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # tests/openbao.py starts the dev server
+sys.path.insert(0, str(ROOT))  # the checkout: tests.support.openbao starts the dev server
 
 LIFETIME = 2  # seconds: the sandbox's access tokens in this benchmark
 
@@ -117,7 +116,7 @@ def main() -> None:
     parser.add_argument("--expiries", type=int, default=20)
     args = parser.parse_args()
 
-    from openbao import start_bao
+    from tests.support.openbao import start_bao
 
     import oauthdance.sandbox.model as model
     from oauthdance.dance.demo import sandbox_login

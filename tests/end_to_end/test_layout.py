@@ -12,9 +12,8 @@ TESTS = ROOT / "tests"
 PACKAGE = ROOT / "oauthdance"
 FACES = "faces"  # the package's top-level modules: api, compat, cli, __main__
 WHOLE_SYSTEM = "end_to_end"
-# What may sit at the top of tests/ besides test folders: openbao.py re-exports
-# tests.support.openbao for bench/fleet.py, which puts tests/ on sys.path.
-TOP_LEVEL = {"__init__.py", "conftest.py", "openbao.py"}
+# What may sit at the top of tests/ besides test folders.
+TOP_LEVEL = {"__init__.py", "conftest.py"}
 
 
 def package_folders() -> set[str]:
