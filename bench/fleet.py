@@ -116,12 +116,11 @@ def main() -> None:
     parser.add_argument("--expiries", type=int, default=20)
     args = parser.parse_args()
 
-    from tests.support.openbao import start_bao
-
     import oauthdance.sandbox.model as model
     from oauthdance.dance.demo import sandbox_login
     from oauthdance.sandbox import RunningSandbox, Sandbox
     from oauthdance.store import open_store
+    from tests.support.openbao import start_bao
 
     model.ACCESS_LIFETIME = LIFETIME  # this process's sandbox only
     bao = start_bao()
