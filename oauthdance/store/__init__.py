@@ -7,8 +7,9 @@
                                       openbao://, and vault+http:// on loopback only
     keyring:[FILE]                  secrets in the OS keyring, the rest in FILE
 
-Every backend offers the same `Store` interface (`base.py`); only this module knows them
-all, and the Vault and keyring modules (and their libraries) load only when used.
+Every backend offers the same `Store` interface (`base.py`) over the same records, whose
+keys only `record.py` names; only this module knows them all, and the Vault and keyring
+modules (and their libraries) load only when used. Imports `protocol` and `base`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The invoke face of oauthdance: `namespace()` builds the collection `tasks.py` exposes."""
+"""The invoke face of oauthdance: `namespace()` builds the collection `tasks.py` exposes.
+
+Thin adapters: each task parses and checks its flags, calls one function of the layers
+below (any of them), and prints. Imported only by `tasks.py` and `oauthdance.cli`."""
 
 from __future__ import annotations
 
