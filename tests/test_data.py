@@ -19,6 +19,7 @@ from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, Usa
 from oauthdance.keep.target import resolve_target
 from oauthdance.paging.authenticated import open_fetch
 from oauthdance.paging.engine import SECONDARY_MIN_WAIT, Fetcher, Window
+from oauthdance.paging.options import FetchOptions
 from oauthdance.sandbox import App, RunningSandbox, rest
 
 
@@ -128,7 +129,7 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
         slept.append(seconds)
         now[0] += seconds
 
-    opened = open_fetch(resolve_target("sandbox", None, creds), workers=1)
+    opened = open_fetch(resolve_target("sandbox", None, creds), FetchOptions(workers=1))
     opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
     items = list(opened.fetcher.items(opened.url("/orgs/octo-org/repos")))
     assert len(items) == 12
@@ -150,7 +151,9 @@ def test_requests_in_flight_when_a_secondary_limit_hits_share_one_back_off(
         slept.append(seconds)
         now[0] += seconds
 
-    opened = open_fetch(resolve_target("sandbox", None, creds), workers=8, cache=False)
+    opened = open_fetch(
+        resolve_target("sandbox", None, creds), FetchOptions(workers=8, cache=False)
+    )
     opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
     pages = opened.fetcher.pages(opened.url("/user/repos"))
     first = next(pages)  # it names the last page; nothing else is in flight yet
@@ -255,11 +258,13 @@ def test_python_fetch_and_the_example_script(sandbox: RunningSandbox, creds: Pat
 
 
 def test_fetch_error_types_are_ours(sandbox: RunningSandbox, creds: Path) -> None:
-    opened = open_fetch(resolve_target("sandbox", None, creds), workers=1)
+    opened = open_fetch(resolve_target("sandbox", None, creds), FetchOptions(workers=1))
     with pytest.raises(ProviderError, match="http_404"):
         list(opened.fetcher.items(opened.url("/orgs/nope/repos")))
     sandbox.model.rate_limit = 0
-    opened = open_fetch(resolve_target("sandbox", None, creds), wait=False, cache=False)
+    opened = open_fetch(
+        resolve_target("sandbox", None, creds), FetchOptions(wait=False, cache=False)
+    )
     with pytest.raises(RateLimited):
         list(opened.fetcher.items(opened.url("/user")))
 
@@ -281,7 +286,7 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     progress = Progress(enabled=True, stream=screen)
     progress.MIN_INTERVAL = 0
     opened = open_fetch(
-        resolve_target("sandbox", None, creds), workers=4, progress=progress, cache=False
+        resolve_target("sandbox", None, creds), FetchOptions(workers=4, cache=False), progress
     )
     assert len(list(opened.fetcher.items(opened.url("/user/repos")))) == 1234
     progress.close()
@@ -289,7 +294,7 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     assert "pages 13/13 · items 1,234 · rate limit left" in last
     quiet = io.StringIO()
     silent = open_fetch(
-        resolve_target("sandbox", None, creds), progress=Progress(stream=quiet), cache=False
+        resolve_target("sandbox", None, creds), FetchOptions(cache=False), Progress(stream=quiet)
     )
     list(silent.fetcher.items(silent.url("/user")))
     assert quiet.getvalue() == ""  # not a terminal: nothing
@@ -425,13 +430,14 @@ class EndlessPages:
 
 def test_next_links_past_the_page_limit_stop_with_advice() -> None:
     first = "https://api.example/items?page=1"
-    fetcher = Fetcher(EndlessPages(), cache=None, page_limit=5)
+    fetcher = Fetcher(EndlessPages(), FetchOptions(page_limit=5, workers=1), cache=None)
     seen: list[Any] = []
     with pytest.raises(UsageError, match="more than 5 pages") as caught:
-        seen.extend(fetcher.items(first, workers=1))
+        seen.extend(fetcher.items(first))
     assert [item["page"] for item in seen] == [1, 2, 3, 4, 5]
     assert "--max-pages N" in str(caught.value.hint)
-    assert len(list(fetcher.items(first, max_pages=7))) == 7  # --max-pages bounds it anyway
+    bounded = Fetcher(EndlessPages(), FetchOptions(page_limit=5, max_pages=7), cache=None)
+    assert len(list(bounded.items(first))) == 7  # --max-pages bounds it anyway
     looped = Fetcher(EndlessPages(escape=True), cache=None)
     with pytest.raises(NetworkError) as broken:
         list(looped.items(first.replace("page=1", "page=2") + "&x=1"))
@@ -510,10 +516,10 @@ class SpentWhileFailing:
 
 
 def test_an_error_does_not_wait_for_workers_waiting_for_a_reset() -> None:
-    fetcher = Fetcher(SpentWhileFailing(), cache=None)
+    fetcher = Fetcher(SpentWhileFailing(), FetchOptions(workers=4), cache=None)
     started = time.monotonic()
     with pytest.raises(ProviderError, match="http_404"):
-        list(fetcher.items("https://api.example/items?page=1", workers=4))
+        list(fetcher.items("https://api.example/items?page=1"))
     assert time.monotonic() - started < 5  # not the 30 s until the reset
 
 

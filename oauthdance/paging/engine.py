@@ -14,7 +14,6 @@ how many, so a hostile or broken `Link` header cannot keep a fetch going for eve
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -24,8 +23,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import (
-    ConfigError,
     NetworkError,
     NotLoggedIn,
     OAuthDanceError,
@@ -35,6 +34,7 @@ from oauthdance.base.errors import (
     printable,
     response_text,
 )
+from oauthdance.paging.options import DEFAULT_WORKERS, LONGEST_WAIT, FetchOptions
 from oauthdance.paging.progress import Progress
 from oauthdance.protocol.oauth import split_scopes
 
@@ -42,15 +42,10 @@ if TYPE_CHECKING:  # imported where used: `invoke --list` loads this module's co
     from oauthdance.net.transport import Pending
     from oauthdance.paging.cache import Cached, ETagCache
 
-DEFAULT_WORKERS = 8
-MAX_WORKERS = 100  # GitHub: no more than 100 concurrent requests
 PER_PAGE = 100
 SECONDARY_MIN_WAIT = 60.0
 SECONDARY_MAX_WAIT = 900.0  # the longest our own back-off grows (without a retry-after)
 MAX_SECONDARY_HITS = 6
-DEFAULT_MAX_WAIT = 900  # seconds: a rate limit that needs longer stops the fetch
-LONGEST_WAIT = 86400  # no --max-wait above a day; a retry-after beyond it means a day
-DEFAULT_PAGE_LIMIT = 10_000  # pages: past it a fetch must say how many with --max-pages
 
 
 @dataclass
@@ -118,21 +113,24 @@ class Fetcher:
     def __init__(
         self,
         session: Any,
+        options: FetchOptions | None = None,
         *,
         cache: ETagCache | None = None,
-        wait: bool = True,
         progress: Progress | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
-        login: str = "invoke auth.login",
+        login: Command | None = None,
         token_from: str = "file",
-        max_wait: float = DEFAULT_MAX_WAIT,
-        page_limit: int = DEFAULT_PAGE_LIMIT,
     ) -> None:
-        self.session, self.cache, self.wait = session, cache, wait
-        self.login = login  # the command that logs this owner in again, unquoted
+        self.session, self.cache = session, cache
+        self.options = options = options or FetchOptions()
+        self.wait, self.max_wait, self.page_limit = (
+            options.wait,
+            options.max_wait,
+            options.page_limit,
+        )
+        self.login = login or Command("auth.login")  # logs this owner in again
         self.token_from = token_from  # "file", or "environment (GITHUB_TOKEN)"
-        self.max_wait, self.page_limit = max_wait, page_limit
         self.progress = progress or Progress(enabled=False)
         self.sleep, self.clock = sleep, clock
         self._gate_until = 0.0  # no request leaves before this instant
@@ -221,9 +219,9 @@ class Fetcher:
             self._secondary(None, sent.number)
             return
         if status == 401:
-            hint = f"log in again: `{self.login}`"
+            hint = Hint("log in again: {login}", login=self.login)
             if self.token_from != "file":  # logging in cannot fix a variable's token
-                hint = (
+                hint = Hint(
                     f"the token came from the {self.token_from}: set a valid one there, or "
                     "unset it to use the stored one"
                 )
@@ -237,8 +235,10 @@ class Fetcher:
                     f"http_{status}",
                     f"{urlsplit(url).path} needs one of the scopes {', '.join(missing)}, which "
                     f"the token lacks (it has: {headers.get('X-OAuth-Scopes') or 'none'})",
-                    f"log in again asking for it: "
-                    f"`{self.login} --scope {shlex.quote(printable(missing[0], 80))}`",
+                    Hint(
+                        "log in again asking for it: {login}",
+                        login=self.login.with_flags(scope=printable(missing[0], 80)),
+                    ),
                 )
         raise ProviderError(
             f"http_{status}",
@@ -335,16 +335,14 @@ class Fetcher:
 
     # -- all pages -------------------------------------------------------------------------
 
-    def pages(
-        self, url: str, max_pages: int | None = None, workers: int = DEFAULT_WORKERS
-    ) -> Iterator[Page]:
+    def pages(self, url: str) -> Iterator[Page]:
         """Every page in order: several in flight once the last page is known, else by
         `next`.
 
         At most `max_pages`; without it, more than `page_limit` pages is an error (before
         the first page is handed on when the last page is known, else when it is reached).
         """
-        check_limits(max_pages, workers, self.page_limit, self.max_wait)
+        max_pages, workers = self.options.max_pages, self.options.workers
         limit = self.page_limit if max_pages is None else max_pages
         self.window = Window(workers)
         try:
@@ -448,10 +446,8 @@ class Fetcher:
         self.progress.update(pages=1, items=page.count, remaining=page.remaining)
         return page
 
-    def items(
-        self, url: str, max_pages: int | None = None, workers: int = DEFAULT_WORKERS
-    ) -> Iterator[Any]:
-        for page in self.pages(url, max_pages, workers):
+    def items(self, url: str) -> Iterator[Any]:
+        for page in self.pages(url):
             yield from page.items
 
 
@@ -532,51 +528,7 @@ def _missing_scopes(headers: Any) -> list[str]:
     return [] if not accepted or granted & set(accepted) else accepted
 
 
-def check_limits(
-    max_pages: int | None = None,
-    workers: int = DEFAULT_WORKERS,
-    page_limit: int = DEFAULT_PAGE_LIMIT,
-    max_wait: float = DEFAULT_MAX_WAIT,
-) -> None:
-    """Refuse a bound that cannot be right, before anything is fetched, rather than guess
-    what it meant (`--max-pages 0` used to fetch everything, and -1 one page)."""
-    _within("--max-pages", max_pages, 1, None, ", or leave it out to fetch every page")
-    _within("--workers", workers, 1, MAX_WORKERS, " (GitHub's limit for concurrent requests)")
-    _within("--page-limit", page_limit, 1, None, ", or bound the fetch with --max-pages")
-    _within("--max-wait", max_wait, 0, LONGEST_WAIT, " seconds (a day at most)")
-
-
-def _within(flag: str, value: float | None, low: int, high: int | None, more: str) -> None:
-    if value is None or (low <= value and (high is None or value <= high)):
-        return
-    accepted = f"{low} or more" if high is None else f"from {low} to {high}"
-    raise UsageError(f"{flag} {value!r} is out of range", f"give {flag} {accepted}{more}")
-
-
-def whole_number(flag: str, value: str | int | None) -> int | None:
-    """A number of pages (or the like) given on the command line; None when not given."""
-    if value is None or isinstance(value, int):
-        return value
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise UsageError(
-            f"{flag} {printable(value, 40)!r} is not a whole number", f"e.g. {flag} 10"
-        ) from None
-
-
 def api_url(api_root: str, path: str, params: dict[str, Any]) -> str:
     """The first page's URL: `path` under the API root, with per_page=100 unless given."""
     url = path if path.startswith(("http://", "https://")) else api_root + "/" + path.lstrip("/")
     return with_query(url, {"per_page": PER_PAGE, **params})
-
-
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    """`KEY=VALUE` strings from --param into a dict."""
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--param {pair!r} is not KEY=VALUE", "e.g. --param state=all")
-        params[key] = value
-    return params

@@ -21,6 +21,7 @@ from invoke.exceptions import Exit
 from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, printable
 from oauthdance.base.settings import BY_NAME, SETTINGS
 from oauthdance.keep.target import Target, resolve_target
+from oauthdance.tasks.options import WholeNumber
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,32 +65,6 @@ class CliTask(Task):
         if opts.get("kind") is int:  # invoke's own int() would end in a traceback
             opts["kind"] = WholeNumber(opts["names"][0])
         return opts
-
-
-class WholeNumber:
-    """The value of a whole-number flag; anything else is a usage error (exit 2)."""
-
-    __name__ = "int"  # what invoke shows in debug output
-
-    def __init__(self, flag: str) -> None:
-        self.flag = flag
-
-    # invoke's help looks the kind up in {str: "STRING", int: "INT"}: answer as `int` does
-    def __eq__(self, other: object) -> bool:
-        return other is int or other is self
-
-    def __hash__(self) -> int:
-        return hash(int)
-
-    def __call__(self, value: str) -> int:
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise Exit(
-                f"error: --{self.flag} takes a whole number, not {printable(value, 40)!r}\n"
-                f"  next: see `invoke --help TASK` for its values",
-                code=2,
-            ) from None
 
 
 def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:
