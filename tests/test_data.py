@@ -18,8 +18,10 @@ from lifecycle_helpers import logged_in
 from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.keep.target import resolve_target
 from oauthdance.paging.authenticated import open_fetch
-from oauthdance.paging.engine import SECONDARY_MIN_WAIT, Fetcher, Window
+from oauthdance.paging.engine import Fetcher
+from oauthdance.paging.gate import SECONDARY_MIN_WAIT
 from oauthdance.paging.options import FetchOptions
+from oauthdance.paging.window import Window
 from oauthdance.sandbox import App, RunningSandbox, rest
 
 
@@ -130,7 +132,7 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
         now[0] += seconds
 
     opened = open_fetch(resolve_target("sandbox", None, creds), FetchOptions(workers=1))
-    opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
+    opened.fetcher.gate.sleep, opened.fetcher.gate.clock = sleep, lambda: now[0]
     items = list(opened.fetcher.items(opened.url("/orgs/octo-org/repos")))
     assert len(items) == 12
     assert sum(slept) == pytest.approx(SECONDARY_MIN_WAIT * 3)  # 60 s, then 120 s
@@ -154,7 +156,7 @@ def test_requests_in_flight_when_a_secondary_limit_hits_share_one_back_off(
     opened = open_fetch(
         resolve_target("sandbox", None, creds), FetchOptions(workers=8, cache=False)
     )
-    opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
+    opened.fetcher.gate.sleep, opened.fetcher.gate.clock = sleep, lambda: now[0]
     pages = opened.fetcher.pages(opened.url("/user/repos"))
     first = next(pages)  # it names the last page; nothing else is in flight yet
     sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 8, None

@@ -8,8 +8,9 @@ from oauthdance.base.advice import Command
 from oauthdance.keep.keeper import TokenKeeper, api_pages
 from oauthdance.keep.target import Target
 from oauthdance.paging.cache import ETagCache
-from oauthdance.paging.engine import Fetcher, api_url
+from oauthdance.paging.engine import Fetcher
 from oauthdance.paging.options import FetchOptions
+from oauthdance.paging.page import api_url
 from oauthdance.paging.progress import Progress
 
 

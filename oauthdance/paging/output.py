@@ -48,7 +48,7 @@ def format_for(out: str | None, given: str | None) -> str:
 
 
 class Page(Protocol):
-    """What a writer reads of a fetched page (`fetcher.Page`)."""
+    """What a writer reads of a fetched page (`paging.page.Page`)."""
 
     body: bytes  # the JSON as it came
     count: int
