@@ -21,6 +21,7 @@ from oauthdance.paging.authenticated import open_fetch
 from oauthdance.paging.engine import Fetcher
 from oauthdance.paging.gate import SECONDARY_MIN_WAIT
 from oauthdance.paging.options import FetchOptions
+from oauthdance.paging.source import AnsweredAtOnce
 from oauthdance.paging.window import Window
 from oauthdance.sandbox import App, RunningSandbox, rest
 
@@ -432,15 +433,19 @@ class EndlessPages:
 
 def test_next_links_past_the_page_limit_stop_with_advice() -> None:
     first = "https://api.example/items?page=1"
-    fetcher = Fetcher(EndlessPages(), FetchOptions(page_limit=5, workers=1), cache=None)
+    fetcher = Fetcher(
+        AnsweredAtOnce(EndlessPages().get), FetchOptions(page_limit=5, workers=1), cache=None
+    )
     seen: list[Any] = []
     with pytest.raises(UsageError, match="more than 5 pages") as caught:
         seen.extend(fetcher.items(first))
     assert [item["page"] for item in seen] == [1, 2, 3, 4, 5]
     assert "--max-pages N" in str(caught.value.hint)
-    bounded = Fetcher(EndlessPages(), FetchOptions(page_limit=5, max_pages=7), cache=None)
+    bounded = Fetcher(
+        AnsweredAtOnce(EndlessPages().get), FetchOptions(page_limit=5, max_pages=7), cache=None
+    )
     assert len(list(bounded.items(first))) == 7  # --max-pages bounds it anyway
-    looped = Fetcher(EndlessPages(escape=True), cache=None)
+    looped = Fetcher(AnsweredAtOnce(EndlessPages(escape=True).get), cache=None)
     with pytest.raises(NetworkError) as broken:
         list(looped.items(first.replace("page=1", "page=2") + "&x=1"))
     assert "\x1b" not in str(broken.value) and "items?[2J" in str(broken.value)
@@ -518,7 +523,7 @@ class SpentWhileFailing:
 
 
 def test_an_error_does_not_wait_for_workers_waiting_for_a_reset() -> None:
-    fetcher = Fetcher(SpentWhileFailing(), FetchOptions(workers=4), cache=None)
+    fetcher = Fetcher(AnsweredAtOnce(SpentWhileFailing().get), FetchOptions(workers=4), cache=None)
     started = time.monotonic()
     with pytest.raises(ProviderError, match="http_404"):
         list(fetcher.items("https://api.example/items?page=1"))
@@ -529,6 +534,8 @@ def test_a_page_that_is_not_json_is_named_printably() -> None:
     html = SimpleNamespace(status_code=200, headers={}, content=b"<html>\x1b[2J", links={})
     session = SimpleNamespace(get=lambda url, headers: html)
     with pytest.raises(NetworkError) as caught:
-        Fetcher(session, cache=None).get_page("https://api.example/\x1b[2Jitems?page=1")
+        Fetcher(AnsweredAtOnce(session.get), cache=None).get_page(
+            "https://api.example/\x1b[2Jitems?page=1"
+        )
     assert "\x1b" not in str(caught.value) and "api.example/?[2Jitems" in str(caught.value)
     assert "'<html>?[2J'" in str(caught.value)

@@ -1,4 +1,4 @@
-"""Fast, polite, paginated REST fetching through an authenticated page source: `Fetcher`.
+"""Fast, polite, paginated REST fetching through a page source (`source.PageSource`): `Fetcher`.
 
 Fast: keep-alive connections, and once the first page names its last page, the rest are
 asked for ahead, several in flight at once, and handed on in order, all on the caller's
@@ -23,19 +23,22 @@ from oauthdance.paging.options import DEFAULT_WORKERS, FetchOptions
 from oauthdance.paging.page import Following, Page, checked_page
 from oauthdance.paging.progress import Progress
 from oauthdance.paging.refusal import refusal
+from oauthdance.paging.source import PageAnswer, PageSource
 from oauthdance.paging.window import Ahead, Sent, Window
 
 if TYPE_CHECKING:  # imported where used: `invoke --list` loads the options' constants
     from oauthdance.paging.cache import ETagCache
 
+Accepted = tuple[Sent, PageAnswer]  # a request and the answer `_answered` accepted
+
 
 class Fetcher:
-    """GETs pages through `session` (anything with `get(url, headers)` that answers as
-    requests does: `keeper.BearerPages` in use), honouring the limits."""
+    """GETs pages through `source` (`keeper.BearerPages` in use; `AnsweredAtOnce` makes
+    one of a plain `get`), honouring the limits."""
 
     def __init__(
         self,
-        session: Any,
+        source: PageSource,
         options: FetchOptions | None = None,
         *,
         cache: ETagCache | None = None,
@@ -45,13 +48,13 @@ class Fetcher:
         login: Command | None = None,
         token_from: str = "file",
     ) -> None:
-        self.session, self.cache = session, cache
+        self.source, self.cache = source, cache
         self.options = options or FetchOptions()
         self.login = login or Command("auth.login")  # logs this owner in again
         self.token_from = token_from  # "file", or "environment (GITHUB_TOKEN)"
         self.progress = progress or Progress(enabled=False)
         self.gate = RateGate(self.options.wait, self.options.max_wait, self.progress, sleep, clock)
-        self._latest: tuple[Sent, Any] | None = None  # the last answer read
+        self._latest: Accepted | None = None  # the last answer read
         self.requests = self.not_modified = 0
         self.window = Window(DEFAULT_WORKERS)
 
@@ -68,18 +71,11 @@ class Fetcher:
         cached = self.cache.get(url) if self.cache else None
         headers = {"If-None-Match": cached.etag} if cached else {}
         started, cpu = time.perf_counter(), time.thread_time()
-        send = getattr(self.session, "send", None)
-        if send is None:  # a session that only answers at once
-            from oauthdance.net.transport import Pending
-
-            response = self.session.get(url, headers=headers)
-            pending = Pending(lambda: response)
-        else:
-            pending = send(url, headers)
+        pending = self.source.send(url, headers)
         waited = time.perf_counter() - started - (time.thread_time() - cpu)
         return Sent(url, cached, pending, waited, number)
 
-    def _answered(self, sent: Sent) -> tuple[Sent, Any]:
+    def _answered(self, sent: Sent) -> Accepted:
         """`sent`'s answer: a 200, or a 304 for a cached page. A rate limit is waited out
         (the gate closes; the next send waits at it) and the page asked for again; any
         other refusal raises. How long it waited off the CPU tells the `Window`."""
@@ -104,7 +100,7 @@ class Fetcher:
                 raise refusal(sent.url, status, headers, message, self.login, self.token_from)
             sent = self._send(sent.url)
 
-    def _page(self, answered: tuple[Sent, Any]) -> Page:
+    def _page(self, answered: Accepted) -> Page:
         """The page in an answer `_answered` accepted: checked as JSON, and cached."""
         sent, response = answered
         remaining = response.headers.get("X-RateLimit-Remaining")
@@ -145,7 +141,7 @@ class Fetcher:
         # with a window of one, each next link is asked for once the page before it is in
         yield from self._ahead().in_order(following.next_links(first, self._latest_links))
 
-    def _ahead(self) -> Ahead[tuple[Sent, Any]]:
+    def _ahead(self) -> Ahead[Accepted]:
         return Ahead(self.window, self._send, self.gate.is_open, self._answered, self._delivered)
 
     def _latest_links(self) -> tuple[str, dict[str, str]]:
@@ -154,7 +150,7 @@ class Fetcher:
         assert latest is not None  # `in_order` answered that page before asking again
         return latest[0].url, _links_of(*latest)
 
-    def _delivered(self, answered: tuple[Sent, Any]) -> Page:
+    def _delivered(self, answered: Accepted) -> Page:
         page = self._page(answered)
         self.window.delivered()
         self.progress.update(pages=1, items=page.count, remaining=page.remaining)
@@ -165,7 +161,7 @@ class Fetcher:
             yield from page.items
 
 
-def _links_of(sent: Sent, response: Any) -> dict[str, str]:
+def _links_of(sent: Sent, response: PageAnswer) -> dict[str, str]:
     """An answer's links by relation: the `Link` header's, or the cached page's for a 304."""
     if response.status_code == 304 and sent.cached:
         return sent.cached.links

@@ -53,7 +53,9 @@ class Page(Protocol):
     body: bytes  # the JSON as it came
     count: int
     array: bool  # the body is a JSON array of the items
-    items: list[Any]
+
+    @property
+    def items(self) -> list[Any]: ...  # decoded when first asked for
 
 
 class ItemWriter:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from oauthdance.base.errors import OAuthDanceError
 
 if TYPE_CHECKING:
-    from oauthdance.net.transport import Pending
     from oauthdance.paging.cache import Cached
     from oauthdance.paging.page import Page
+    from oauthdance.paging.source import PendingPage
 
 A = TypeVar("A")  # an answer as the engine reads it
 
@@ -28,7 +28,7 @@ class Sent:
 
     url: str
     cached: Cached | None
-    pending: Pending
+    pending: PendingPage
     waited: float
     number: int
 
