@@ -15,6 +15,8 @@ import pytest
 from conftest import run_invoke, run_script
 from lifecycle_helpers import logged_in
 
+import oauthdance
+from oauthdance.base.advice import Command, Face, asking
 from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.keep.target import resolve_target
 from oauthdance.paging.authenticated import open_fetch
@@ -24,6 +26,7 @@ from oauthdance.paging.options import FetchOptions
 from oauthdance.paging.source import AnsweredAtOnce
 from oauthdance.paging.window import Window
 from oauthdance.sandbox import App, RunningSandbox, rest
+from oauthdance.tasks.options import whole_number
 
 
 @pytest.fixture
@@ -539,3 +542,51 @@ def test_a_page_that_is_not_json_is_named_printably() -> None:
         )
     assert "\x1b" not in str(caught.value) and "api.example/?[2Jitems" in str(caught.value)
     assert "'<html>?[2J'" in str(caught.value)
+
+
+LOGIN_FOR_SCOPE = "auth.login -p sandbox -u octocat --creds alt.json --scope repo"
+
+
+@pytest.mark.parametrize(
+    ("face", "program"),
+    [(Face.INVOKE, "invoke"), (Face.CONSOLE, "oauthdance"), (Face.PYTHON, "oauthdance")],
+)
+def test_a_missing_scope_is_advised_for_the_face_in_use(face: Face, program: str) -> None:
+    """The engine names the step (`Command`), never its spelling: each face spells it, with
+    the --creds the user gave (the Python API has no login call: the console script)."""
+    headers = {"X-Accepted-OAuth-Scopes": "repo", "X-OAuth-Scopes": "read:user"}
+    refused = answer(404, {"message": "Not Found"}, headers)
+    login = Command("auth.login", provider="sandbox", user="octocat")
+    fetcher = Fetcher(AnsweredAtOnce(lambda url, headers: refused), login=login)
+    with asking(face, creds="alt.json"), pytest.raises(ProviderError) as caught:
+        fetcher.get_page("https://api.example/repos/o/r/issues")
+    with asking(face, creds="alt.json"):
+        hint = caught.value.hint
+    assert hint == f"log in again asking for it: `{program} {LOGIN_FOR_SCOPE}`"
+
+
+def test_the_python_api_meets_the_tasks_bounds() -> None:
+    """`oauthdance.fetch()` and the tasks check through the same `FetchOptions`."""
+    with pytest.raises(UsageError) as caught:
+        next(oauthdance.fetch("/user/repos", workers=0))
+    assert (
+        caught.value.hint == "give --workers from 1 to 100 (GitHub's limit for concurrent requests)"
+    )
+    with pytest.raises(UsageError, match="--max-pages 0 is out of range"):
+        FetchOptions(max_pages=0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "hint"),
+    [
+        ("http", "--port takes a whole number, not 'http'", "e.g. --port 10"),
+        ("70000", "--port 70000 is out of range", "give --port from 0 to 65535"),
+        ("-1", "--port -1 is out of range", "give --port from 0 to 65535"),
+    ],
+)
+def test_one_whole_number_parser_for_every_flag(value: str, message: str, hint: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        whole_number("--port", value, 0, 65535)
+    assert (caught.value.message, caught.value.hint) == (message, hint)
+    assert whole_number("--port", " 8765 ", 0, 65535) == 8765
+    assert whole_number("--max-pages", None) is None
