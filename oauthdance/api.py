@@ -23,7 +23,12 @@ from oauthdance.base.errors import python_face
 from oauthdance.keep.lifecycle import find_token
 from oauthdance.keep.target import CredsArgument, resolve_target
 from oauthdance.paging.authenticated import open_fetch
-from oauthdance.paging.engine import DEFAULT_MAX_WAIT, DEFAULT_PAGE_LIMIT, DEFAULT_WORKERS
+from oauthdance.paging.options import (
+    DEFAULT_MAX_WAIT,
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_WORKERS,
+    FetchOptions,
+)
 from oauthdance.store import RefreshTurn, Store, open_store
 from oauthdance.store.base import Change, T
 from oauthdance.store.record import default_owner_of, tokens_of
@@ -143,12 +148,14 @@ def fetch(
     """Every item at `path` (all pages, in order), streamed as they arrive; the same
     bounds as `data.fetch` (`page_limit` pages unless `max_pages` says; no wait longer
     than `max_wait` seconds)."""
-    opened = open_fetch(
-        resolve_target(provider, user, creds),
+    options = FetchOptions(
+        max_pages=max_pages,
         workers=workers,
-        wait=wait,
-        cache=cache,
         page_limit=page_limit,
+        wait=wait,
         max_wait=max_wait,
+        cache=cache,
+        params=params or {},
     )
-    yield from opened.fetcher.items(opened.url(path, params), max_pages, workers)
+    opened = open_fetch(resolve_target(provider, user, creds), options)
+    yield from opened.fetcher.items(opened.url(path))

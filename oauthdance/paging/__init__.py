@@ -1,2 +1,4 @@
-"""Paginated fetching: the engine (pages in order, sent ahead, one rate-limit gate), the
-ETag cache, the writers and progress. Imports `keep`, `net`, `protocol`, `base`."""
+"""Paginated fetching: `FetchOptions` (options), the engine that puts together following
+pages (page), sending ahead (window), the rate-limit gate (gate) and refusals as advice
+(refusal) over a typed page source (source); the ETag cache, the writers and progress.
+Imports `keep`, `net`, `protocol`, `base`."""

@@ -48,12 +48,14 @@ def format_for(out: str | None, given: str | None) -> str:
 
 
 class Page(Protocol):
-    """What a writer reads of a fetched page (`fetcher.Page`)."""
+    """What a writer reads of a fetched page (`paging.page.Page`)."""
 
     body: bytes  # the JSON as it came
     count: int
     array: bool  # the body is a JSON array of the items
-    items: list[Any]
+
+    @property
+    def items(self) -> list[Any]: ...  # decoded when first asked for
 
 
 class ItemWriter:

@@ -14,15 +14,7 @@ from oauthdance.protocol.providers import Provider, get_provider, load_providers
 from oauthdance.protocol.tokens import mask
 from oauthdance.store.record import overrides_of, pick_owner
 from oauthdance.tasks.common import cli_task, say, target, warn
-
-
-def _port(value: str | None) -> int | None:
-    """A --port value (invoke passes it as text: its default is None)."""
-    if value is None:
-        return None
-    if not str(value).isdigit() or not 0 <= int(value) <= 65535:
-        raise UsageError(f"--port {value!r} is not a port number", "pass 0 to 65535")
-    return int(value)
+from oauthdance.tasks.options import whole_number
 
 
 def _print_json(data: Any) -> None:
@@ -368,7 +360,7 @@ def login(
         prov,
         user=owner,
         scope=scope,
-        port=_port(port),
+        port=whole_number("--port", port, 0, 65535),
         timeout=float(timeout),
         browser=not no_browser,
         paste=paste,

@@ -12,16 +12,17 @@ import io
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
-from oauthdance.base.advice import asked, asking, program
+from oauthdance.base.advice import asked, asking
 from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, printable
 from oauthdance.base.settings import BY_NAME, SETTINGS
 from oauthdance.keep.target import Target, resolve_target
+from oauthdance.tasks.options import WholeNumber
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,33 +68,7 @@ class CliTask(Task):
         return opts
 
 
-class WholeNumber:
-    """The value of a whole-number flag; anything else is a usage error (exit 2)."""
-
-    __name__ = "int"  # what invoke shows in debug output
-
-    def __init__(self, flag: str) -> None:
-        self.flag = flag
-
-    # invoke's help looks the kind up in {str: "STRING", int: "INT"}: answer as `int` does
-    def __eq__(self, other: object) -> bool:
-        return other is int or other is self
-
-    def __hash__(self) -> int:
-        return hash(int)
-
-    def __call__(self, value: str) -> int:
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise Exit(
-                f"error: --{self.flag} takes a whole number, not {printable(value, 40)!r}\n"
-                f"  next: see `{program()} --help TASK` for its values",
-                code=2,
-            ) from None
-
-
-def cli_task(iterable: tuple[str, ...] = (), **own_help: str) -> Callable[[F], Any]:
+def cli_task(*, iterable: Sequence[str] = (), **own_help: str) -> Callable[[F], Any]:
     """`@task` with help for every flag (the common ones filled in), the fixed short flags
     and clean errors. `iterable` names flags that may be given several times."""
 

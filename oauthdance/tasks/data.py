@@ -1,30 +1,30 @@
 """`data.*` tasks: fetch API data with the stored token, to a file or stdout.
 
 Each makes sure a valid token exists first (refreshing it if due), so they chain after the
-auth steps: `invoke auth.verify data.fetch --path /user/repos --out repos.json`.
+auth steps: `auth.verify data.fetch --path /user/repos --out repos.json`. Each turns its
+flags into one `FetchOptions` (`tasks/options.py`) and hands it to `run_fetch`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 from invoke import Context
 
+from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import OAuthDanceError, UsageError
-from oauthdance.paging.engine import (
+from oauthdance.paging.options import (
     DEFAULT_MAX_WAIT,
     DEFAULT_PAGE_LIMIT,
     DEFAULT_WORKERS,
     MAX_WORKERS,
-    check_limits,
-    parse_params,
-    whole_number,
+    FetchOptions,
 )
 from oauthdance.tasks.common import cli_task, target
+from oauthdance.tasks.options import fetch_options, parse_params
 
-OUTPUT_HELP = {
+OUTPUT_HELP: dict[str, str] = {
     "out": "write to this file (default: stdout); its extension (.json, .ndjson or .jsonl, "
     ".csv) picks the format, any other needs --format",
     "format": "json (one array), ndjson (one item per line) or csv (every column of every "
@@ -44,56 +44,29 @@ OUTPUT_HELP = {
 }
 
 
-FETCH_OPTIONS = (
-    "provider",
-    "user",
-    "creds",
-    "out",
-    "format",
-    "max_pages",
-    "workers",
-    "page_limit",
-    "wait",
-    "max_wait",
-    "cache",
-    "quiet",
-)
-
-
-def fetch_options(flags: dict[str, Any]) -> dict[str, Any]:
-    """The flags every data task shares, picked from its `locals()` to pass on as they are."""
-    return {name: flags[name] for name in FETCH_OPTIONS}
-
-
-def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> None:
+def run_fetch(
+    c: Context,
+    path: str,
+    options: FetchOptions,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: str | None = None,
+) -> None:
     """The one way every data task fetches: stream pages into the writer, then report.
 
-    `options`: provider, user, creds, out, format, max_pages, workers, page_limit, wait,
-    max_wait, cache, quiet; and `one` (data.user) for one JSON object rather than an array.
-    Every flag is checked before anything is fetched.
+    `options` were checked when they were made, before anything is fetched.
     """
     from oauthdance.paging.authenticated import open_fetch
     from oauthdance.paging.output import ItemWriter, format_for
     from oauthdance.paging.progress import Progress
 
-    quiet, out, workers = options["quiet"], options["out"], options["workers"]
-    max_pages = whole_number("--max-pages", options["max_pages"])
-    check_limits(max_pages, workers, options["page_limit"], options["max_wait"])
-    writer = ItemWriter(out, format_for(out, options["format"]), one=options.get("one", False))
+    writer = ItemWriter(options.out, format_for(options.out, options.format), one=options.one)
     started = time.perf_counter()
-    progress = Progress(enabled=False if quiet else None)
-    opened = open_fetch(
-        target(c, options["provider"], options["user"], options["creds"]),
-        workers=workers,
-        wait=options["wait"],
-        cache=options["cache"],
-        progress=progress,
-        max_wait=options["max_wait"],
-        page_limit=options["page_limit"],
-    )
+    progress = Progress(enabled=False if options.quiet else None)
+    opened = open_fetch(target(c, provider, user, creds), options, progress=progress)
     complete = False
     try:
-        for page in opened.fetcher.pages(opened.url(path, params), max_pages, workers):
+        for page in opened.fetcher.pages(opened.url(path)):
             writer.write_page(page)
         complete = True
     except OAuthDanceError as exc:
@@ -103,7 +76,7 @@ def run_fetch(c: Context, path: str, params: dict[str, Any], **options: Any) -> 
     finally:
         writer.close(complete)
         progress.close()
-    if not quiet:
+    if not options.quiet:
         fetcher = opened.fetcher
         unchanged = f", {fetcher.not_modified} unchanged (304)" if fetcher.not_modified else ""
         print(
@@ -138,13 +111,22 @@ def fetch(
 ) -> None:
     """Fetch every page of an API path (authenticated, paginated, rate-limit aware)."""
     if not path:
-        raise UsageError("data.fetch needs --path", "e.g. invoke data.fetch --path /user/repos")
-    run_fetch(
-        c,
-        path,
-        parse_params(param or []),
-        **fetch_options(locals()),
+        example = Command("data.fetch").with_flags(path="/user/repos")
+        raise UsageError("data.fetch needs --path", Hint("e.g. {example}", example=example))
+    params = parse_params(param or [])
+    options = fetch_options(
+        max_pages=max_pages,
+        workers=workers,
+        page_limit=page_limit,
+        wait=wait,
+        max_wait=max_wait,
+        cache=cache,
+        out=out,
+        format=format,
+        quiet=quiet,
+        params=params,
     )
+    run_fetch(c, path, options, provider, user, creds)
 
 
 @cli_task(out=OUTPUT_HELP["out"], format=OUTPUT_HELP["format"], quiet=OUTPUT_HELP["quiet"])
@@ -158,24 +140,8 @@ def user(
     quiet: bool = False,
 ) -> None:
     """Fetch the signed-in user's profile (as JSON: one object)."""
-    run_fetch(
-        c,
-        "/user",
-        {},
-        provider=provider,
-        user=user,
-        creds=creds,
-        out=out,
-        format=format,
-        max_pages=1,
-        workers=1,
-        page_limit=DEFAULT_PAGE_LIMIT,
-        wait=True,
-        max_wait=DEFAULT_MAX_WAIT,
-        cache=True,
-        quiet=quiet,
-        one=True,
-    )
+    options = FetchOptions(max_pages=1, workers=1, out=out, format=format, quiet=quiet, one=True)
+    run_fetch(c, "/user", options, provider, user, creds)
 
 
 @cli_task(org="an organization's repositories instead of your own", **OUTPUT_HELP)
@@ -196,12 +162,18 @@ def repos(
     quiet: bool = False,
 ) -> None:
     """Fetch your repositories (or an organization's, with --org)."""
-    run_fetch(
-        c,
-        f"/orgs/{org}/repos" if org else "/user/repos",
-        {},
-        **fetch_options(locals()),
+    options = fetch_options(
+        max_pages=max_pages,
+        workers=workers,
+        page_limit=page_limit,
+        wait=wait,
+        max_wait=max_wait,
+        cache=cache,
+        out=out,
+        format=format,
+        quiet=quiet,
     )
+    run_fetch(c, f"/orgs/{org}/repos" if org else "/user/repos", options, provider, user, creds)
 
 
 @cli_task(repo="OWNER/REPO (required)", state="open, closed or all (default open)", **OUTPUT_HELP)
@@ -227,9 +199,16 @@ def issues(
         raise UsageError("data.issues needs --repo OWNER/REPO", "e.g. --repo octocat/hello")
     if state not in ("open", "closed", "all"):
         raise UsageError(f"--state {state!r} is not open, closed or all", "pick one of those")
-    run_fetch(
-        c,
-        f"/repos/{repo}/issues",
-        {"state": state},
-        **fetch_options(locals()),
+    options = fetch_options(
+        max_pages=max_pages,
+        workers=workers,
+        page_limit=page_limit,
+        wait=wait,
+        max_wait=max_wait,
+        cache=cache,
+        out=out,
+        format=format,
+        quiet=quiet,
+        params={"state": state},
     )
+    run_fetch(c, f"/repos/{repo}/issues", options, provider, user, creds)

@@ -216,9 +216,6 @@ def test_task_flags_are_the_shared_flags_each_task_takes() -> None:
     assert taken == TASK_FLAGS
 
 
-# Modules whose hints are being turned into Commands elsewhere (the fetch options' branch):
-# each must still hold one, so this list shrinks as they land.
-CONVERTED_ELSEWHERE = {"paging/engine.py", "tasks/data.py"}
 SPELT = re.compile(
     r"\binvoke (?:[a-z]+\.[a-z]+|demo\b|--help)|\boauthdance (?:auth|data|store|sandbox)\."
 )
@@ -251,7 +248,7 @@ def test_no_module_but_advice_spells_a_suggested_command(tmp_path: Path) -> None
         for path in sorted(PACKAGE.rglob("*.py"))
         if path.relative_to(PACKAGE) != Path("base/advice.py") and (spelt := spelt_commands(path))
     }
-    assert set(found) == CONVERTED_ELSEWHERE, found
+    assert found == {}
     sample = tmp_path / "sample.py"  # the check sees a literal hint, and not a docstring
     sample.write_text(
         '"""`invoke auth.url` is fine here."""\n'

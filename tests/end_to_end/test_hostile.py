@@ -55,6 +55,7 @@ from oauthdance.keep.target import resolve_target
 from oauthdance.net.endpoints import discover
 from oauthdance.paging.authenticated import open_fetch
 from oauthdance.paging.engine import Fetcher
+from oauthdance.paging.options import FetchOptions
 from oauthdance.paging.output import ItemWriter
 from oauthdance.protocol.providers import Provider, get_provider
 from oauthdance.store import CredentialsFile
@@ -767,11 +768,9 @@ class Scenario:
             (pages that are arrays go through undecoded): the same."""
             items: list[Any] = []
             writer = ItemWriter(str(out), "json")
-            more = dict(options)
-            workers, max_pages = more.pop("workers"), more.pop("max_pages")
-            opened = open_fetch(resolve_target("hostile", None, path), workers=workers, **more)
+            opened = open_fetch(resolve_target("hostile", None, path), FetchOptions(**options))
             try:
-                for page in opened.fetcher.pages(opened.url("/items"), max_pages, workers):
+                for page in opened.fetcher.pages(opened.url("/items")):
                     items.extend(page.items)
                     writer.write_page(page)
             finally:

@@ -19,7 +19,7 @@ import pytest
 import oauthdance
 from oauthdance.net import transport
 from oauthdance.paging.cache import ETagCache
-from oauthdance.paging.engine import Window
+from oauthdance.paging.window import Window
 from oauthdance.sandbox import RunningSandbox
 from oauthdance.sandbox import server as sandbox_server
 from tests.support.hostile_server import TOKEN, Answer, HostileServer, with_token

@@ -13,11 +13,18 @@ from typing import Any
 
 import pytest
 
+import oauthdance
+from oauthdance.base.advice import Command, Face, asking
 from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
 from oauthdance.keep.target import resolve_target
 from oauthdance.paging.authenticated import open_fetch
-from oauthdance.paging.engine import SECONDARY_MIN_WAIT, Fetcher, Window
+from oauthdance.paging.engine import Fetcher
+from oauthdance.paging.gate import SECONDARY_MIN_WAIT
+from oauthdance.paging.options import FetchOptions
+from oauthdance.paging.source import AnsweredAtOnce
+from oauthdance.paging.window import Window
 from oauthdance.sandbox import App, RunningSandbox, rest
+from oauthdance.tasks.options import whole_number
 from tests.support.invoking import run_invoke, run_script
 from tests.support.lifecycle import logged_in
 
@@ -128,8 +135,8 @@ def test_secondary_limit_without_retry_after_waits_a_minute_then_backs_off(
         slept.append(seconds)
         now[0] += seconds
 
-    opened = open_fetch(resolve_target("sandbox", None, creds), workers=1)
-    opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
+    opened = open_fetch(resolve_target("sandbox", None, creds), FetchOptions(workers=1))
+    opened.fetcher.gate.sleep, opened.fetcher.gate.clock = sleep, lambda: now[0]
     items = list(opened.fetcher.items(opened.url("/orgs/octo-org/repos")))
     assert len(items) == 12
     assert sum(slept) == pytest.approx(SECONDARY_MIN_WAIT * 3)  # 60 s, then 120 s
@@ -150,8 +157,10 @@ def test_requests_in_flight_when_a_secondary_limit_hits_share_one_back_off(
         slept.append(seconds)
         now[0] += seconds
 
-    opened = open_fetch(resolve_target("sandbox", None, creds), workers=8, cache=False)
-    opened.fetcher.sleep, opened.fetcher.clock = sleep, lambda: now[0]
+    opened = open_fetch(
+        resolve_target("sandbox", None, creds), FetchOptions(workers=8, cache=False)
+    )
+    opened.fetcher.gate.sleep, opened.fetcher.gate.clock = sleep, lambda: now[0]
     pages = opened.fetcher.pages(opened.url("/user/repos"))
     first = next(pages)  # it names the last page; nothing else is in flight yet
     sandbox.model.faults.secondary_limit_next, sandbox.model.faults.retry_after = 8, None
@@ -255,11 +264,13 @@ def test_python_fetch_and_the_example_script(sandbox: RunningSandbox, creds: Pat
 
 
 def test_fetch_error_types_are_ours(sandbox: RunningSandbox, creds: Path) -> None:
-    opened = open_fetch(resolve_target("sandbox", None, creds), workers=1)
+    opened = open_fetch(resolve_target("sandbox", None, creds), FetchOptions(workers=1))
     with pytest.raises(ProviderError, match="http_404"):
         list(opened.fetcher.items(opened.url("/orgs/nope/repos")))
     sandbox.model.rate_limit = 0
-    opened = open_fetch(resolve_target("sandbox", None, creds), wait=False, cache=False)
+    opened = open_fetch(
+        resolve_target("sandbox", None, creds), FetchOptions(wait=False, cache=False)
+    )
     with pytest.raises(RateLimited):
         list(opened.fetcher.items(opened.url("/user")))
 
@@ -281,7 +292,7 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     progress = Progress(enabled=True, stream=screen)
     progress.MIN_INTERVAL = 0
     opened = open_fetch(
-        resolve_target("sandbox", None, creds), workers=4, progress=progress, cache=False
+        resolve_target("sandbox", None, creds), FetchOptions(workers=4, cache=False), progress
     )
     assert len(list(opened.fetcher.items(opened.url("/user/repos")))) == 1234
     progress.close()
@@ -289,7 +300,7 @@ def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:
     assert "pages 13/13 · items 1,234 · rate limit left" in last
     quiet = io.StringIO()
     silent = open_fetch(
-        resolve_target("sandbox", None, creds), progress=Progress(stream=quiet), cache=False
+        resolve_target("sandbox", None, creds), FetchOptions(cache=False), Progress(stream=quiet)
     )
     list(silent.fetcher.items(silent.url("/user")))
     assert quiet.getvalue() == ""  # not a terminal: nothing
@@ -425,14 +436,19 @@ class EndlessPages:
 
 def test_next_links_past_the_page_limit_stop_with_advice() -> None:
     first = "https://api.example/items?page=1"
-    fetcher = Fetcher(EndlessPages(), cache=None, page_limit=5)
+    fetcher = Fetcher(
+        AnsweredAtOnce(EndlessPages().get), FetchOptions(page_limit=5, workers=1), cache=None
+    )
     seen: list[Any] = []
     with pytest.raises(UsageError, match="more than 5 pages") as caught:
-        seen.extend(fetcher.items(first, workers=1))
+        seen.extend(fetcher.items(first))
     assert [item["page"] for item in seen] == [1, 2, 3, 4, 5]
     assert "--max-pages N" in str(caught.value.hint)
-    assert len(list(fetcher.items(first, max_pages=7))) == 7  # --max-pages bounds it anyway
-    looped = Fetcher(EndlessPages(escape=True), cache=None)
+    bounded = Fetcher(
+        AnsweredAtOnce(EndlessPages().get), FetchOptions(page_limit=5, max_pages=7), cache=None
+    )
+    assert len(list(bounded.items(first))) == 7  # --max-pages bounds it anyway
+    looped = Fetcher(AnsweredAtOnce(EndlessPages(escape=True).get), cache=None)
     with pytest.raises(NetworkError) as broken:
         list(looped.items(first.replace("page=1", "page=2") + "&x=1"))
     assert "\x1b" not in str(broken.value) and "items?[2J" in str(broken.value)
@@ -510,10 +526,10 @@ class SpentWhileFailing:
 
 
 def test_an_error_does_not_wait_for_workers_waiting_for_a_reset() -> None:
-    fetcher = Fetcher(SpentWhileFailing(), cache=None)
+    fetcher = Fetcher(AnsweredAtOnce(SpentWhileFailing().get), FetchOptions(workers=4), cache=None)
     started = time.monotonic()
     with pytest.raises(ProviderError, match="http_404"):
-        list(fetcher.items("https://api.example/items?page=1", workers=4))
+        list(fetcher.items("https://api.example/items?page=1"))
     assert time.monotonic() - started < 5  # not the 30 s until the reset
 
 
@@ -521,6 +537,56 @@ def test_a_page_that_is_not_json_is_named_printably() -> None:
     html = SimpleNamespace(status_code=200, headers={}, content=b"<html>\x1b[2J", links={})
     session = SimpleNamespace(get=lambda url, headers: html)
     with pytest.raises(NetworkError) as caught:
-        Fetcher(session, cache=None).get_page("https://api.example/\x1b[2Jitems?page=1")
+        Fetcher(AnsweredAtOnce(session.get), cache=None).get_page(
+            "https://api.example/\x1b[2Jitems?page=1"
+        )
     assert "\x1b" not in str(caught.value) and "api.example/?[2Jitems" in str(caught.value)
     assert "'<html>?[2J'" in str(caught.value)
+
+
+LOGIN_FOR_SCOPE = "auth.login -p sandbox -u octocat --creds alt.json --scope repo"
+
+
+@pytest.mark.parametrize(
+    ("face", "program"),
+    [(Face.INVOKE, "invoke"), (Face.CONSOLE, "oauthdance"), (Face.PYTHON, "oauthdance")],
+)
+def test_a_missing_scope_is_advised_for_the_face_in_use(face: Face, program: str) -> None:
+    """The engine names the step (`Command`), never its spelling: each face spells it, with
+    the --creds the user gave (the Python API has no login call: the console script)."""
+    headers = {"X-Accepted-OAuth-Scopes": "repo", "X-OAuth-Scopes": "read:user"}
+    refused = answer(404, {"message": "Not Found"}, headers)
+    login = Command("auth.login", provider="sandbox", user="octocat")
+    fetcher = Fetcher(AnsweredAtOnce(lambda url, headers: refused), login=login)
+    with asking(face, creds="alt.json"), pytest.raises(ProviderError) as caught:
+        fetcher.get_page("https://api.example/repos/o/r/issues")
+    with asking(face, creds="alt.json"):
+        hint = caught.value.hint
+    assert hint == f"log in again asking for it: `{program} {LOGIN_FOR_SCOPE}`"
+
+
+def test_the_python_api_meets_the_tasks_bounds() -> None:
+    """`oauthdance.fetch()` and the tasks check through the same `FetchOptions`."""
+    with pytest.raises(UsageError) as caught:
+        next(oauthdance.fetch("/user/repos", workers=0))
+    assert (
+        caught.value.hint == "give --workers from 1 to 100 (GitHub's limit for concurrent requests)"
+    )
+    with pytest.raises(UsageError, match="--max-pages 0 is out of range"):
+        FetchOptions(max_pages=0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "hint"),
+    [
+        ("http", "--port takes a whole number, not 'http'", "e.g. --port 10"),
+        ("70000", "--port 70000 is out of range", "give --port from 0 to 65535"),
+        ("-1", "--port -1 is out of range", "give --port from 0 to 65535"),
+    ],
+)
+def test_one_whole_number_parser_for_every_flag(value: str, message: str, hint: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        whole_number("--port", value, 0, 65535)
+    assert (caught.value.message, caught.value.hint) == (message, hint)
+    assert whole_number("--port", " 8765 ", 0, 65535) == 8765
+    assert whole_number("--max-pages", None) is None
