@@ -37,9 +37,11 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
         env = environment_token(provider)
         shadow = f"environment ({env[1]})" if env else None
         tokens: list[tuple[str | None, Mapping[str, Any], str]] = [
-            (owner, token, "file") for owner, token in tokens_of(record).items()
+            (owner, token, creds.kind) for owner, token in tokens_of(record).items()
         ]
-        tokens += [(None, token, "file (unverified)") for token in unverified_of(record).values()]
+        tokens += [
+            (None, token, f"{creds.kind} (unverified)") for token in unverified_of(record).values()
+        ]
         if env:
             tokens.insert(0, (None, {"access_token": env[0]}, shadow or ""))
         if not tokens:
@@ -50,7 +52,7 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
                 {
                     **base,
                     **_token_row(
-                        owner, token, source, shadow if source == "file" else None, is_default
+                        owner, token, source, shadow if source == creds.kind else None, is_default
                     ),
                 }
             )

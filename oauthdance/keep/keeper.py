@@ -63,7 +63,7 @@ class TokenKeeper:
         with answering(self.asked):
             fresh = refresh_token(self.creds, self.provider, found.owner, stale_token=sent)
         with self._lock:
-            self._found = FoundToken(fresh["access_token"], found.owner, "file", dict(fresh))
+            self._found = FoundToken(fresh["access_token"], found.owner, found.source, dict(fresh))
         return fresh["access_token"]
 
 

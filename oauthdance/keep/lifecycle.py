@@ -53,7 +53,7 @@ class FoundToken:
 
     access_token: str
     owner: str | None
-    source: str  # "file" or "environment (NAME)"
+    source: str  # the store's kind ("file", "vault", "keyring"), or "environment (NAME)"
     record: Mapping[str, Any]
 
 
@@ -102,7 +102,7 @@ def find_token(
             f"the stored {provider.name} token of {owner} is damaged (no access_token)",
             _log_in_again(provider, owner),
         )
-    return FoundToken(token["access_token"], owner, "file", token)
+    return FoundToken(token["access_token"], owner, creds.kind, token)
 
 
 def refresh_token(

@@ -51,7 +51,7 @@ class Fetcher:
         self.source, self.cache = source, cache
         self.options = options or FetchOptions()
         self.login = login or Command("auth.login")  # logs this owner in again
-        self.token_from = token_from  # "file", or "environment (GITHUB_TOKEN)"
+        self.token_from = token_from  # a store's kind, or "environment (GITHUB_TOKEN)"
         self.progress = progress or Progress(enabled=False)
         self.gate = RateGate(self.options.wait, self.options.max_wait, self.progress, sleep, clock)
         self._latest: Accepted | None = None  # the last answer read

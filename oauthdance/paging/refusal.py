@@ -21,10 +21,10 @@ def refusal(
     token_from: str = "file",
 ) -> OAuthDanceError:
     """The error for `status` at `url`; `login` logs this owner in again, and `token_from`
-    says where the token came from ("file", or "environment (GITHUB_TOKEN)")."""
+    says where the token came from (a store's kind, or "environment (GITHUB_TOKEN)")."""
     if status == 401:
         hint = Hint("log in again: {login}", login=login)
-        if token_from != "file":  # logging in cannot fix a variable's token
+        if token_from.startswith("environment"):  # logging in cannot fix a variable's token
             hint = Hint(
                 f"the token came from the {token_from}: set a valid one there, or unset it "
                 "to use the stored one"

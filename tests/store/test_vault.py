@@ -13,6 +13,8 @@ import pytest
 import oauthdance
 from oauthdance.base.errors import StoreConflict, UsageError
 from oauthdance.dance.demo import sandbox_login
+from oauthdance.keep.lifecycle import find_token
+from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
 from oauthdance.store import open_store, vault
 from oauthdance.store.vault import VaultStore, parse_vault_url
@@ -129,6 +131,9 @@ def test_the_python_api_takes_a_vault_address(
     assert creds.owners("sandbox") == ["octocat"] and creds.kind == "vault"
     assert creds.token("sandbox") == token
     assert creds.session("sandbox").get("/user").json()["login"] == "octocat"
+    assert find_token(creds, get_provider("sandbox")).source == "vault"
+    status = json.loads(ok("auth.status", *P, vault_creds, "--json"))
+    assert [row["source"] for row in status if row.get("owner")] == ["vault"]
 
 
 def test_copy_to_vault_and_back(
