@@ -11,6 +11,7 @@ so what is suggested can be pasted as it is and works on the same store.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -76,6 +77,14 @@ def resumed(now: Asked) -> Iterator[Asked]:
         yield now
     finally:
         _ASKED.reset(token)
+
+
+def context_asking(now: Asked) -> contextvars.Context:
+    """A context in which suggestions are spelt as `now` says, for `Context.run`: cheaper
+    than entering `resumed` each time, where a generator's every step needs it."""
+    context = contextvars.copy_context()
+    context.run(_ASKED.set, now)
+    return context
 
 
 def program(now: Asked | None = None) -> str:

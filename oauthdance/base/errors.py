@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from oauthdance.base.advice import Asked, Command, Face, Hint, asked, resumed
+from oauthdance.base.advice import Asked, Command, Face, Hint, asked, context_asking, resumed
 
 # Exit codes, in one table (the README's "Errors" section is tested against it).
 EXIT_CODES: dict[int, str] = {
@@ -100,14 +100,20 @@ def python_face(func: F) -> F:
 
         @functools.wraps(func)
         def steps(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            # Each step runs in a context of its own that says `now` (a C call per item:
+            # a fetch yields tens of thousands), and the caller's code between steps not.
             now, items = face(args, kwargs), func(*args, **kwargs)
+            context = context_asking(now)
             try:
                 while True:
-                    with answering(now):
-                        try:
-                            item = next(items)
-                        except StopIteration:
-                            return
+                    try:
+                        item = context.run(next, items)
+                    except StopIteration:
+                        return
+                    except OAuthDanceError as exc:
+                        if exc.asked is None:
+                            exc.bind(now)
+                        raise
                     yield item
             finally:
                 with answering(now):
