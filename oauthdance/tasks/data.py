@@ -7,8 +7,13 @@ flags into one `FetchOptions` (`tasks/options.py`) and hands it to `run_fetch`.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from invoke import Context
 
@@ -23,6 +28,8 @@ from oauthdance.paging.options import (
 )
 from oauthdance.tasks.common import cli_task, target
 from oauthdance.tasks.options import fetch_options, parse_params
+
+F = TypeVar("F", bound=Callable[..., None])
 
 OUTPUT_HELP: dict[str, str] = {
     "out": "write to this file (default: stdout); its extension (.json, .ndjson or .jsonl, "
@@ -42,6 +49,43 @@ OUTPUT_HELP: dict[str, str] = {
     "(default); --no-cache skips it",
     "quiet": "no progress bar and no summary",
 }
+
+
+# The flags every listing task shares, with their defaults: written once, here. A task made
+# by `fetch_task` has them in its signature (so invoke shows and parses them) and its body
+# gets them as one checked `FetchOptions`.
+FETCH_FLAGS: dict[str, object] = {
+    "out": None,
+    "format": None,
+    "max_pages": None,  # text: parsed by tasks/options.py, so a wrong value is exit 2
+    "workers": DEFAULT_WORKERS,
+    "page_limit": DEFAULT_PAGE_LIMIT,
+    "wait": True,
+    "max_wait": DEFAULT_MAX_WAIT,
+    "cache": True,
+    "quiet": False,
+}
+
+
+def fetch_task(*, iterable: Sequence[str] = (), **own_help: str) -> Callable[[F], Any]:
+    """`cli_task` for a data task whose body takes `options` in place of the shared flags."""
+
+    def decorate(body: F) -> Any:
+        own = [p for p in inspect.signature(body).parameters.values() if p.name != "options"]
+        shared = [
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+            for name, default in FETCH_FLAGS.items()
+        ]
+
+        @functools.wraps(body)
+        def task_body(c: Context, *args: Any, **flags: Any) -> None:
+            given = {name: flags.pop(name, default) for name, default in FETCH_FLAGS.items()}
+            body(c, *args, options=fetch_options(**given), **flags)
+
+        task_body.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]  # read by invoke and inspect
+        return cli_task(iterable=iterable, **own_help, **OUTPUT_HELP)(task_body)
+
+    return decorate
 
 
 def run_fetch(
@@ -86,11 +130,10 @@ def run_fetch(
         )
 
 
-@cli_task(
+@fetch_task(
     iterable=("param",),
     path="API path, e.g. /user/repos (or a full URL)",
     param="query parameter KEY=VALUE (repeatable)",
-    **OUTPUT_HELP,
 )
 def fetch(
     c: Context,
@@ -99,33 +142,14 @@ def fetch(
     creds: str | None = None,
     path: str | None = None,
     param: list[str] | None = None,
-    out: str | None = None,
-    format: str | None = None,
-    max_pages: str | None = None,
-    workers: int = DEFAULT_WORKERS,
-    page_limit: int = DEFAULT_PAGE_LIMIT,
-    wait: bool = True,
-    max_wait: int = DEFAULT_MAX_WAIT,
-    cache: bool = True,
-    quiet: bool = False,
+    *,
+    options: FetchOptions,
 ) -> None:
     """Fetch every page of an API path (authenticated, paginated, rate-limit aware)."""
     if not path:
         example = Command("data.fetch").with_flags(path="/user/repos")
         raise UsageError("data.fetch needs --path", Hint("e.g. {example}", example=example))
-    params = parse_params(param or [])
-    options = fetch_options(
-        max_pages=max_pages,
-        workers=workers,
-        page_limit=page_limit,
-        wait=wait,
-        max_wait=max_wait,
-        cache=cache,
-        out=out,
-        format=format,
-        quiet=quiet,
-        params=params,
-    )
+    options = replace(options, params=parse_params(param or []))
     run_fetch(c, path, options, provider, user, creds)
 
 
@@ -144,39 +168,21 @@ def user(
     run_fetch(c, "/user", options, provider, user, creds)
 
 
-@cli_task(org="an organization's repositories instead of your own", **OUTPUT_HELP)
+@fetch_task(org="an organization's repositories instead of your own")
 def repos(
     c: Context,
     provider: str | None = None,
     user: str | None = None,
     creds: str | None = None,
     org: str | None = None,
-    out: str | None = None,
-    format: str | None = None,
-    max_pages: str | None = None,
-    workers: int = DEFAULT_WORKERS,
-    page_limit: int = DEFAULT_PAGE_LIMIT,
-    wait: bool = True,
-    max_wait: int = DEFAULT_MAX_WAIT,
-    cache: bool = True,
-    quiet: bool = False,
+    *,
+    options: FetchOptions,
 ) -> None:
     """Fetch your repositories (or an organization's, with --org)."""
-    options = fetch_options(
-        max_pages=max_pages,
-        workers=workers,
-        page_limit=page_limit,
-        wait=wait,
-        max_wait=max_wait,
-        cache=cache,
-        out=out,
-        format=format,
-        quiet=quiet,
-    )
     run_fetch(c, f"/orgs/{org}/repos" if org else "/user/repos", options, provider, user, creds)
 
 
-@cli_task(repo="OWNER/REPO (required)", state="open, closed or all (default open)", **OUTPUT_HELP)
+@fetch_task(repo="OWNER/REPO (required)", state="open, closed or all (default open)")
 def issues(
     c: Context,
     provider: str | None = None,
@@ -184,31 +190,13 @@ def issues(
     creds: str | None = None,
     repo: str | None = None,
     state: str = "open",
-    out: str | None = None,
-    format: str | None = None,
-    max_pages: str | None = None,
-    workers: int = DEFAULT_WORKERS,
-    page_limit: int = DEFAULT_PAGE_LIMIT,
-    wait: bool = True,
-    max_wait: int = DEFAULT_MAX_WAIT,
-    cache: bool = True,
-    quiet: bool = False,
+    *,
+    options: FetchOptions,
 ) -> None:
     """Fetch a repository's issues."""
     if not repo or repo.count("/") != 1:
         raise UsageError("data.issues needs --repo OWNER/REPO", "e.g. --repo octocat/hello")
     if state not in ("open", "closed", "all"):
         raise UsageError(f"--state {state!r} is not open, closed or all", "pick one of those")
-    options = fetch_options(
-        max_pages=max_pages,
-        workers=workers,
-        page_limit=page_limit,
-        wait=wait,
-        max_wait=max_wait,
-        cache=cache,
-        out=out,
-        format=format,
-        quiet=quiet,
-        params={"state": state},
-    )
+    options = replace(options, params={"state": state})
     run_fetch(c, f"/repos/{repo}/issues", options, provider, user, creds)
