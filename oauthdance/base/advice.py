@@ -87,6 +87,15 @@ def context_asking(now: Asked) -> contextvars.Context:
     return context
 
 
+def setting(name: str, value: str | None = None, now: Asked | None = None) -> str:
+    """An option as the face in use names it: `--max-pages 0` in a shell, `max_pages=0` in
+    Python (`name` as Python spells it; `value` already shown as the user would type it)."""
+    if (now or asked()).face is Face.PYTHON:
+        return name if value is None else f"{name}={value}"
+    flag = "--" + name.replace("_", "-")
+    return flag if value is None else f"{flag} {value}"
+
+
 def program(now: Asked | None = None) -> str:
     """The command the user runs tasks with: `invoke`, or `oauthdance` (Python users too)."""
     return "invoke" if (now or asked()).face is Face.INVOKE else "oauthdance"

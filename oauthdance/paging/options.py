@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from oauthdance.base.advice import setting
 from oauthdance.base.errors import UsageError
 
 DEFAULT_WORKERS = 8
@@ -41,17 +42,23 @@ class FetchOptions:
     one: bool = False  # one JSON object rather than an array (`data.user`)
 
     def __post_init__(self) -> None:
-        within("--max-pages", self.max_pages, 1, None, ", or leave it out to fetch every page")
-        within(
-            "--workers", self.workers, 1, MAX_WORKERS, " (GitHub's limit for concurrent requests)"
-        )
-        within("--page-limit", self.page_limit, 1, None, ", or bound the fetch with --max-pages")
-        within("--max-wait", self.max_wait, 0, LONGEST_WAIT, " seconds (a day at most)")
+        # Named as Python spells them: each face shows its own (`--max-pages`, `max_pages`).
+        within("max_pages", self.max_pages, 1, None, ", or leave it out to fetch every page")
+        within("workers", self.workers, 1, MAX_WORKERS, " (GitHub's limit for concurrent requests)")
+        bound = setting("max_pages")
+        within("page_limit", self.page_limit, 1, None, f", or bound the fetch with {bound}")
+        within("max_wait", self.max_wait, 0, LONGEST_WAIT, " seconds (a day at most)")
 
 
-def within(flag: str, value: float | None, low: int, high: int | None, more: str = "") -> None:
-    """Refuse `value` for `flag` unless it is from `low` to `high` (no upper bound: None)."""
+def within(name: str, value: float | None, low: int, high: int | None, more: str = "") -> None:
+    """Refuse `value` for the option `name` unless it is from `low` to `high` (no upper
+    bound: None). A `name` that is a flag (`--port`) is shown as it is; any other as the
+    face in use names it."""
     if value is None or (low <= value and (high is None or value <= high)):
         return
     accepted = f"{low} or more" if high is None else f"from {low} to {high}"
-    raise UsageError(f"{flag} {value!r} is out of range", f"give {flag} {accepted}{more}")
+    if name.startswith("--"):
+        shown, given = name, f"{name} {value!r}"
+    else:
+        shown, given = setting(name), setting(name, repr(value))
+    raise UsageError(f"{given} is out of range", f"give {shown} {accepted}{more}")

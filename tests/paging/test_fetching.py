@@ -565,15 +565,21 @@ def test_a_missing_scope_is_advised_for_the_face_in_use(face: Face, program: str
     assert hint == f"log in again asking for it: `{program} {LOGIN_FOR_SCOPE}`"
 
 
-def test_the_python_api_meets_the_tasks_bounds() -> None:
-    """`oauthdance.fetch()` and the tasks check through the same `FetchOptions`."""
-    with pytest.raises(UsageError) as caught:
+def test_the_python_api_meets_the_tasks_bounds_in_its_own_words() -> None:
+    """`oauthdance.fetch()` and the tasks check through the same `FetchOptions`; each face
+    names the option as its user types it."""
+    with pytest.raises(UsageError, match=r"^workers=0 is out of range") as caught:
         next(oauthdance.fetch("/user/repos", workers=0))
     assert (
-        caught.value.hint == "give --workers from 1 to 100 (GitHub's limit for concurrent requests)"
+        caught.value.hint == "give workers from 1 to 100 (GitHub's limit for concurrent requests)"
     )
-    with pytest.raises(UsageError, match="--max-pages 0 is out of range"):
-        FetchOptions(max_pages=0)
+    with pytest.raises(UsageError, match=r"(?s)^page_limit=0 .*bound the fetch with max_pages"):
+        next(oauthdance.fetch("/user/repos", page_limit=0))
+    with pytest.raises(UsageError, match=r"^--max-pages 0 is out of range"):
+        FetchOptions(max_pages=0)  # outside the Python API: a task's flags
+    with asking(Face.CONSOLE), pytest.raises(UsageError) as shell:
+        FetchOptions(page_limit=0)
+    assert shell.value.hint == "give --page-limit 1 or more, or bound the fetch with --max-pages"
 
 
 @pytest.mark.parametrize(
