@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from invoke import Context, Task, task
 from invoke.exceptions import Exit
 
-from oauthdance.base.advice import asked, asking
-from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, printable
+from oauthdance.base.advice import Asked, asked
+from oauthdance.base.errors import BROKEN_PIPE, OAuthDanceError, answering, printable
 from oauthdance.base.settings import BY_NAME, SETTINGS
 from oauthdance.keep.target import Target, resolve_target
 from oauthdance.tasks.options import WholeNumber
@@ -85,20 +85,17 @@ def cli_task(*, iterable: Sequence[str] = (), **own_help: str) -> Callable[[F], 
 def clean_errors(func: F) -> F:
     """Turn our errors into `invoke.Exit`: a message, a non-zero code, no traceback.
 
-    The task runs inside `asking(provider=…, user=…, creds=…)` with its own flags as the
-    user gave them, so every suggestion it makes (errors, `next:` lines) carries them."""
+    The task runs inside `answering(...)` with its own flags as the user gave them, so
+    every suggestion it makes (errors, `next:` lines) carries them."""
     signature = inspect.signature(func)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = signature.bind_partial(*args, **kwargs).arguments
         try:
-            with asking(None, given.get("provider"), given.get("user"), given.get("creds")):
-                try:
-                    return func(*args, **kwargs)
-                except OAuthDanceError as exc:
-                    exc.bind(asked())
-                    raise
+            flags = (given.get("provider"), given.get("user"), given.get("creds"))
+            with answering(Asked.of(asked().face, *flags)):  # its errors keep these flags
+                return func(*args, **kwargs)
         except OAuthDanceError as exc:
             lines = str(exc).split("\n")
             shown = "\n".join(printable(line, 100_000) for line in lines)
