@@ -144,8 +144,9 @@ def pick_owner(record: Record, user: str | None, provider: str) -> str:
     raise NotLoggedIn(
         f"no {provider} token is stored yet",
         Hint(
-            "run {login} (or auth.url → auth.code → auth.exchange)",
+            "run {login} (or the steps one at a time, starting with {url})",
             login=Command("auth.login", provider=provider),
+            url=Command("auth.url", provider=provider),
         ),
     )
 
