@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from oauthdance.base.advice import Asked, Command, Face
 from oauthdance.sandbox import App, RunningSandbox
 from tests.support.invoking import run_script
 from tests.support.lifecycle import logged_in
@@ -42,5 +43,5 @@ def test_a_revoked_token_ends_the_scripts_in_error_and_next(
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.splitlines()
     assert lines[-2].startswith("error: ") and "refused" in lines[-2], done.stderr
-    assert lines[-1].startswith("  next: log in again: ") and "auth.login" in lines[-1]
-    assert "-p sandbox -u octocat" in lines[-1] and str(path) in lines[-1]
+    login = Command("auth.login", "sandbox", "octocat")  # the scripts are the Python face
+    assert lines[-1] == f"  next: log in again: {login.render(Asked.of(Face.PYTHON, creds=path))}"

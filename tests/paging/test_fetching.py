@@ -302,6 +302,7 @@ def test_a_revoked_token_raises_token_rejected_with_the_python_login(
     with pytest.raises(TokenRejected) as caught:
         list(oauthdance.fetch("/user/repos", provider="sandbox", creds=path))
     assert isinstance(caught.value, NotLoggedIn)  # every `except NotLoggedIn` still catches it
+    assert f'`oauthdance.login("sandbox", user="octocat", creds="{path}")`' in str(caught.value)
     login = Command("auth.login", "sandbox", "octocat")
     assert (
         caught.value.hint
