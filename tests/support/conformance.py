@@ -9,7 +9,8 @@ from typing import Any
 
 import requests
 
-# What differs between two runs of the same dance: secrets, random values, and times.
+# What differs between two runs of the same dance: secrets, random values, and times (these
+# besides every `*_at`, which is a time: `created_at`, `code_received_at`, ...).
 # Everything else (keys, owners, scopes, the default owner, the client) must be the same.
 VARYING = frozenset(
     {
@@ -20,11 +21,6 @@ VARYING = frozenset(
         "code_verifier",
         "nonce",
         "state",
-        "created_at",
-        "expires_at",
-        "refresh_token_expires_at",
-        "refreshed_at",
-        "verified_at",
         # an id_token's own times and hashes
         "iat",
         "exp",
@@ -51,7 +47,7 @@ def masked(data: Any) -> Any:
                 shown[key] = {f"<state {i}>": masked(v) for i, v in enumerate(value.values())}
             elif key == "token" and isinstance(value, str) and "****" in value:
                 shown[key] = value.partition("****")[0] + "****"  # a result's: kind kept
-            elif key in VARYING and value not in (None, ""):
+            elif (key in VARYING or key.endswith("_at")) and value not in (None, ""):
                 shown[key] = f"<{type(value).__name__}>"
             else:
                 shown[key] = masked(value)
