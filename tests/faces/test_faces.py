@@ -167,11 +167,6 @@ def test_a_real_invoke_process_spells_the_same() -> None:
     assert f"`invoke {failure.shell}" in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/record.py pick_owner writes 'auth.url → auth.code → auth.exchange' into its "
-    "hint by hand: a Python user is told task names (issue 20: every hint the Python call)",
-)
 def test_with_no_owner_named_the_python_hint_names_no_task() -> None:
     prepare(0)
     with pytest.raises(OAuthDanceError) as caught:
