@@ -363,7 +363,7 @@ def login(
         port=whole_number("--port", port, 0, 65535),
         timeout=float(timeout),
         browser=not no_browser,
-        paste=paste,
+        mode="paste" if paste else "auto",
     )
     if owner and result.owner != owner:
         warn(
