@@ -1,25 +1,45 @@
-"""The Python API for notebooks and scripts: tokens, sessions, auth and data, no invoke.
+"""The Python API for notebooks and scripts: every step of the dance, and tokens, sessions,
+auth and data, no invoke.
 
 import oauthdance
+me = oauthdance.login("github")            # or step by step: authorize_url, store_code, ...
 gh = oauthdance.session("github")          # sends the token and GitHub's API headers
 repos = gh.get("/user/repos", params={"per_page": 100}).json()
 requests.get(url, auth=oauthdance.auth("github"))   # with a session of your own
 
 Each call resolves its settings as the tasks do: the arguments, then the `OAUTHDANCE_*`
-environment, then `.env`, then the defaults. Its errors suggest the Python call where there
-is one (`oauthdance.token("github", creds="alt.json")`), else the `oauthdance` command,
-with the provider, user and creds the call named.
+environment, then `.env`, then the defaults; each step is the one its task runs
+(`oauthdance.dance.steps`), answering with a typed result. Its errors suggest the Python
+call (`oauthdance.login("github", creds="alt.json")`), with the provider, user and creds the
+call named.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oauthdance.base.errors import python_face
+from oauthdance.base.advice import setting
+from oauthdance.base.errors import NotLoggedIn as NotLoggedIn  # `oauthdance.NotLoggedIn`, ...
+from oauthdance.base.errors import OAuthDanceError as OAuthDanceError
+from oauthdance.base.errors import TokenRejected as TokenRejected
+from oauthdance.base.errors import UsageError, python_face
+from oauthdance.dance import flow, steps
+from oauthdance.dance.results import (
+    Checked,
+    CodeStored,
+    Configured,
+    Exchanged,
+    Identity,
+    LoggedOut,
+    Refreshed,
+    Revoked,
+    Status,
+)
 from oauthdance.keep.lifecycle import find_token
 from oauthdance.keep.target import CredsArgument, resolve_target
 from oauthdance.paging.authenticated import open_fetch
@@ -87,11 +107,15 @@ class Credentials(Store):
     def providers(self) -> list[str]:
         return list(self.read())
 
-    def owners(self, provider: str = "github") -> list[str]:
-        return list(tokens_of(self.record(provider)))
+    def owners(self, provider: str | None = None) -> list[str]:
+        """The owners with a token for `provider` (default: the settings' provider)."""
+        return list(tokens_of(self.record(self._provider(provider))))
 
-    def default_owner(self, provider: str = "github") -> str | None:
-        return default_owner_of(self.record(provider))
+    def default_owner(self, provider: str | None = None) -> str | None:
+        return default_owner_of(self.record(self._provider(provider)))
+
+    def _provider(self, provider: str | None) -> str:
+        return provider or resolve_target(creds=self.store).settings.provider
 
     def token(self, provider: str | None = None, user: str | None = None) -> str:
         return token(provider, user, self)
@@ -159,3 +183,190 @@ def fetch(
     )
     opened = open_fetch(resolve_target(provider, user, creds), options)
     yield from opened.fetcher.items(opened.url(path))
+
+
+# -- the steps of the dance, one call each (the tasks run the same `steps`) ---------------
+
+LOGIN_MODES = ("auto", "browser", "paste", "device")
+
+
+@python_face
+def configure(
+    provider: str | None = None,
+    *,
+    creds: CredsArgument = None,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    redirect_uri: str | None = None,
+    scope: str | None = None,
+    host: str | None = None,
+    issuer: str | None = None,
+    client_auth: str | None = None,
+    secret_in_env: bool = False,
+) -> Configured:
+    """Record the app's client id, secret, callback URL and scope (`auth.configure`); what
+    is not given comes from `<PROVIDER>_CLIENT_ID` / `_SECRET` in the environment or `.env`,
+    else stays as stored."""
+    return steps.configure(
+        resolve_target(provider, None, creds),
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        host=host,
+        issuer=issuer,
+        client_auth=client_auth,
+        secret_in_env=secret_in_env,
+    )
+
+
+@python_face
+def authorize_url(
+    provider: str | None = None,
+    user: str | None = None,
+    creds: CredsArgument = None,
+    *,
+    scope: str | None = None,
+    redirect_uri: str | None = None,
+    open: bool = False,
+) -> str:
+    """The URL to approve in a browser (`auth.url`): a new state and PKCE verifier, kept
+    as a pending authorization for `store_code` and `exchange`."""
+    started = steps.authorize(
+        resolve_target(provider, user, creds), scope=scope, redirect_uri=redirect_uri
+    )
+    if open:
+        from oauthdance.dance.login import open_browser
+
+        if not open_browser(started.url):
+            warnings.warn("could not open a browser: open the URL by hand", stacklevel=3)
+    return started.url
+
+
+@python_face
+def store_code(
+    url_or_code: str,
+    state: str | None = None,
+    provider: str | None = None,
+    user: str | None = None,
+    creds: CredsArgument = None,
+) -> CodeStored:
+    """Keep the code that came back (`auth.code`): the whole address the browser shows
+    after approving, or the bare code (with its `state` when several are pending)."""
+    url, code = flow.pasted(url_or_code)
+    return steps.store_code(resolve_target(provider, user, creds), code=code, url=url, state=state)
+
+
+@python_face
+def exchange(
+    provider: str | None = None,
+    user: str | None = None,
+    creds: CredsArgument = None,
+    *,
+    state: str | None = None,
+) -> Exchanged:
+    """Trade the code for a token and store it (`auth.exchange`); `verify` names its owner."""
+    return steps.exchange(resolve_target(provider, user, creds), state=state)
+
+
+@python_face
+def verify(
+    provider: str | None = None, user: str | None = None, creds: CredsArgument = None
+) -> list[Identity]:
+    """Ask the provider whose each new token (or `user`'s) is, and keep it so (`auth.verify`)."""
+    return steps.verify(resolve_target(provider, user, creds))
+
+
+@python_face
+def login(
+    provider: str | None = None,
+    user: str | None = None,
+    creds: CredsArgument = None,
+    *,
+    mode: str = "auto",
+    scope: str | None = None,
+    port: int | None = None,
+    timeout: float = 300,
+    browser: bool = True,
+) -> Identity:
+    """Log in in one call (`auth.login`): `mode` "browser" (a loopback callback), "paste"
+    (the address read with `input()`), "device", or "auto" — which says what it chose and
+    why (see the README's "In a notebook")."""
+    if mode not in LOGIN_MODES:
+        raise UsageError(
+            f"mode={mode!r} is not one of {', '.join(map(repr, LOGIN_MODES))}",
+            f"pass {setting('mode', repr('auto'))} to let the login decide",
+        )
+    if port is not None and port not in range(65536):  # a str or a float is not in it
+        raise UsageError(f"{setting('port', repr(port))} is not a port (0 to 65535)")
+    target = resolve_target(provider, user, creds)
+    if mode == "device":
+        return steps.device(target, scope=scope, browser=browser)
+    return steps.login(
+        target,
+        scope=scope,
+        port=port,
+        timeout=float(timeout),
+        browser=browser,
+        paste=mode == "paste",
+    )
+
+
+@python_face
+def device(
+    provider: str | None = None,
+    user: str | None = None,
+    creds: CredsArgument = None,
+    *,
+    scope: str | None = None,
+    browser: bool = True,
+) -> Identity:
+    """Log in with the device flow (`auth.device`): type a short code on another device."""
+    return steps.device(resolve_target(provider, user, creds), scope=scope, browser=browser)
+
+
+@python_face
+def refresh(
+    provider: str | None = None, user: str | None = None, creds: CredsArgument = None
+) -> Refreshed:
+    """Refresh the owner's token now, due or not (`auth.refresh`)."""
+    return steps.refresh(resolve_target(provider, user, creds))
+
+
+@python_face
+def check(
+    provider: str | None = None, user: str | None = None, creds: CredsArgument = None
+) -> Checked:
+    """The provider's word on the stored token (`auth.check`): true while it works."""
+    return steps.check(resolve_target(provider, user, creds))
+
+
+@python_face
+def revoke(
+    provider: str | None = None, user: str | None = None, creds: CredsArgument = None
+) -> Revoked:
+    """Revoke the token at the provider and remove it here (`auth.revoke`)."""
+    return steps.revoke(resolve_target(provider, user, creds))
+
+
+@python_face
+def logout(
+    provider: str | None = None, user: str | None = None, creds: CredsArgument = None
+) -> LoggedOut:
+    """Remove the token here only (`auth.logout`); it works at the provider until revoked."""
+    return steps.logout(resolve_target(provider, user, creds))
+
+
+@python_face
+def use(user: str, provider: str | None = None, creds: CredsArgument = None) -> str:
+    """Make `user` the provider's default owner (`auth.use`)."""
+    return steps.use(resolve_target(provider, user, creds), user)
+
+
+@python_face
+def status(
+    provider: str | None = None, user: str | None = None, creds: CredsArgument = None
+) -> Status:
+    """What the store holds, every secret masked (`auth.status`): all providers unless
+    one is named. Shows as a table in a notebook."""
+    return steps.status(resolve_target(None, None, creds), provider, user)

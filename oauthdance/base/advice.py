@@ -120,13 +120,63 @@ TASK_FLAGS: dict[str, frozenset[str]] = {
     "demo": frozenset({"creds"}),
 }
 
-# The Python call for a task, where the API has one. A task without one is suggested to a
-# Python user as the console script, which works from any folder once installed.
 PLACEHOLDER = "..."  # a flag value the user fills in: never quoted
 
-PYTHON_CALLS: dict[str, str] = {
-    "auth.token": "oauthdance.token",
-    "data.fetch": "oauthdance.fetch",
+
+@dataclass(frozen=True)
+class PythonCall:
+    """How the Python API spells a task: the function, the parameters it takes by position
+    (in order, from the shared flags or the task's own), and the task's flags whose parameter
+    is named otherwise (`auth.code --url` is `store_code(url_or_code=...)`)."""
+
+    function: str
+    positional: tuple[str, ...] = ("provider",)
+    renamed: Mapping[str, str] = field(default_factory=dict)
+    switches: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # flag: (name, literal)
+    shared: frozenset[str] = _ALL  # the shared flags it takes (as TASK_FLAGS for tasks)
+
+    def render(self, shared: Mapping[str, str], flags: tuple[tuple[str, str | None], ...]) -> str:
+        """`oauthdance.login("github", creds="alt.json")`: the leading parameters by position
+        while each is given, then the rest by name (a switch flag is `=True`)."""
+        named = {name: _py(value) for name, value in shared.items()}  # Python literals
+        for flag, value in flags:
+            if value is None and flag in self.switches:  # `--paste` is `mode="paste"`
+                name, literal = self.switches[flag]
+                named[name] = literal
+                continue
+            name = self.renamed.get(flag, flag.replace("-", "_"))
+            named[name] = "True" if value is None else _py(value)
+        args = []
+        for name in self.positional:
+            if name not in named:
+                break
+            args.append(named.pop(name))
+        args += [f"{name}={value}" for name, value in named.items()]
+        return f"{self.function}({', '.join(args)})"
+
+
+# The Python call for a task, where the API has one (a test checks each against the API's
+# signatures). A task without one is suggested to a Python user as the console script,
+# which works from any folder once installed.
+PYTHON_CALLS: dict[str, PythonCall] = {
+    **{
+        f"auth.{step}": PythonCall(f"oauthdance.{step}")
+        for step in "check exchange logout refresh revoke status token verify".split()
+    },
+    "auth.login": PythonCall(
+        "oauthdance.login",
+        switches={"paste": ("mode", '"paste"'), "no_browser": ("browser", "False")},
+    ),
+    "auth.device": PythonCall("oauthdance.device", switches={"no_browser": ("browser", "False")}),
+    "auth.configure": PythonCall("oauthdance.configure", shared=frozenset({"provider", "creds"})),
+    "auth.url": PythonCall("oauthdance.authorize_url"),
+    "auth.code": PythonCall(
+        "oauthdance.store_code",
+        positional=("url_or_code",),
+        renamed={"url": "url_or_code", "code": "url_or_code"},
+    ),
+    "auth.use": PythonCall("oauthdance.use", positional=("user",)),
+    "data.fetch": PythonCall("oauthdance.fetch", positional=("path",)),
 }
 
 
@@ -165,7 +215,8 @@ class Command:
         }
         shared = {k: v for k, v in given.items() if v and k in takes}
         if now.face is Face.PYTHON and self.task in PYTHON_CALLS:
-            return _python_call(PYTHON_CALLS[self.task], shared, self.flags)
+            call = PYTHON_CALLS[self.task]
+            return call.render({k: v for k, v in shared.items() if k in call.shared}, self.flags)
         words = [program(now), self.task]
         for name, short in (("provider", "-p"), ("user", "-u"), ("creds", "--creds")):
             if name in shared:
@@ -178,16 +229,6 @@ class Command:
 
     def __str__(self) -> str:
         return self.render()
-
-
-def _python_call(
-    function: str, shared: Mapping[str, str], flags: tuple[tuple[str, str | None], ...]
-) -> str:
-    args = [_py(shared["provider"])] if "provider" in shared else []
-    args += [f"{name}={_py(shared[name])}" for name in ("user", "creds") if name in shared]
-    for name, value in flags:
-        args.append(f"{name.replace('-', '_')}={'True' if value is None else _py(value)}")
-    return f"{function}({', '.join(args)})"
 
 
 def _py(text: str) -> str:

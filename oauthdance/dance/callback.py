@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from oauthdance.base import pages
-from oauthdance.base.advice import Asked, Command, Hint, asked
+from oauthdance.base.advice import Asked, Command, Hint, asked, setting
 from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationError,
@@ -56,9 +56,11 @@ class CallbackServer:
             raise ConfigError(
                 f"cannot receive the redirect: port {port} on 127.0.0.1 is busy ({exc.strerror})",
                 Hint(
-                    "run {login} with --port and a free port (the app's callback must allow "
-                    "it), stop what holds that port, or add --paste to copy the redirect by hand",
+                    f"run {{login}} with {setting('port')} and a free port (the app's callback "
+                    "must allow it), stop what holds that port, or copy the redirect by hand: "
+                    "{paste}",
                     login=command,
+                    paste=command.with_flags(paste=None),
                 ),
             ) from exc
         self.port = self._server.server_address[1]
@@ -79,8 +81,9 @@ class CallbackServer:
                 raise LoginTimeout(
                     f"no redirect arrived within {timeout:g} seconds",
                     Hint(
-                        "run {login} again with a longer --timeout, or add --paste",
+                        f"run {{login}} again with a longer {setting('timeout')}, or {{paste}}",
                         login=self.command,
+                        paste=self.command.with_flags(paste=None),
                     ),
                 )
             server.timeout = min(left, POLL_INTERVAL)

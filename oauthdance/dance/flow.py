@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from oauthdance.base.advice import Command, Hint
+from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -103,7 +103,8 @@ def configure(
     if not client_id:
         raise ConfigError(
             f"no client_id for {provider.name!r}",
-            f"pass --client-id (from the app's settings page) or set {prefix}_CLIENT_ID",
+            f"pass {setting('client_id', '...')} (from the app's settings page) or set "
+            f"{prefix}_CLIENT_ID",
         )
     redirect_uri = oauth.check_redirect_uri(provider, wanted.redirect_uri.strip())
     scope = " ".join(oauth.split_scopes(wanted.scope))
@@ -251,6 +252,12 @@ def store_code(
     return state
 
 
+def pasted(text: str) -> tuple[str | None, str | None]:
+    """(url, code) of what a user pasted: the redirected address, or the bare code."""
+    text = text.strip()
+    return (text, None) if "=" in text else (None, text)
+
+
 def _state_mismatch(
     provider: Provider, got: str | None, wanted: str, retry: Hint, for_login: bool
 ) -> StateMismatch:
@@ -297,7 +304,7 @@ def _pick_pending(
         )
     raise AuthorizationError(
         f"{len(candidates)} {provider} authorizations are pending; which one is meant?",
-        "pass --state (one of: " + ", ".join(s[:8] + "..." for s in candidates) + ")",
+        f"pass {setting('state')} (one of: " + ", ".join(s[:8] + "..." for s in candidates) + ")",
     )
 
 
@@ -459,8 +466,9 @@ def identify(
             f"cannot tell whose {provider.name} token this is: the provider has no user "
             "endpoint that answers, and no id_token names the owner; nothing was stored",
             Hint(
-                "name the owner: {login} (or `auth.exchange --user NAME`)",
+                "name the owner: {login} (or {exchange})",
                 login=Command("auth.login", provider.name, "NAME"),
+                exchange=Command("auth.exchange", provider.name, "NAME"),
             ),
         )
     scopes = scopes if scopes is not None else list(token.get("scope") or [])
@@ -537,7 +545,7 @@ def verify_token(
         if not waiting and verified.owner != key:
             raise AuthorizationError(
                 f"the token stored for {key!r} belongs to {verified.owner!r}",
-                f"log in again as {key}, or use --user {verified.owner}",
+                f"log in again as {key}, or use {setting('user', verified.owner)}",
             )
         results.append(verified)
 

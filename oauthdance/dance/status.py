@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from oauthdance.dance.results import StatusRow
 from oauthdance.keep.lifecycle import environment_token
 from oauthdance.keep.target import resolve_client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.tokens import mask, parse_time, utcnow
 from oauthdance.store import Store
-from oauthdance.store.record import PENDING, default_owner_of, pending_of, tokens_of, unverified_of
+from oauthdance.store.record import default_owner_of, pending_of, tokens_of, unverified_of
 
 
-def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, Any]]:
+def status_rows(creds: Store, providers: dict[str, Provider]) -> list[StatusRow]:
     """One row per token (stored, unverified, or from the environment), or per bare app.
 
     A stored token that an environment token shadows says so in `shadowed_by`.
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[StatusRow] = []
     records = creds.read()
     names = list(records) + [
         name for name, p in providers.items() if name not in records and environment_token(p)
@@ -27,13 +28,13 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
         record = records.get(name) or {}
         provider = providers.get(name) or Provider(name, "", "", "")
         app = resolve_client(provider, record)
-        base = {
-            "provider": name,
-            "client_id": app.client_id,
-            "client_secret": mask(app.client_secret),
-            "secret_source": app.secret_source,
-            PENDING: len(pending_of(record)),  # the JSON field is named as the record part
-        }
+        base: dict[str, Any] = dict(
+            provider=name,
+            client_id=app.client_id,
+            client_secret=mask(app.client_secret),
+            secret_source=app.secret_source,
+            pending=len(pending_of(record)),
+        )
         env = environment_token(provider)
         shadow = f"environment ({env[1]})" if env else None
         tokens: list[tuple[str | None, Mapping[str, Any], str]] = [
@@ -45,16 +46,12 @@ def status_rows(creds: Store, providers: dict[str, Provider]) -> list[dict[str, 
         if env:
             tokens.insert(0, (None, {"access_token": env[0]}, shadow or ""))
         if not tokens:
-            rows.append({**base, **_token_row(None, {}, "", None, False)})
+            rows.append(StatusRow(**base, **_token_row(None, {}, "", None, False)))
         for owner, token, source in tokens:
             is_default = owner is not None and owner == default_owner_of(record)
+            shadowed_by = shadow if source == creds.kind else None
             rows.append(
-                {
-                    **base,
-                    **_token_row(
-                        owner, token, source, shadow if source == creds.kind else None, is_default
-                    ),
-                }
+                StatusRow(**base, **_token_row(owner, token, source, shadowed_by, is_default))
             )
     return rows
 
@@ -71,7 +68,7 @@ def _token_row(
         "owner": owner,
         "token": mask(token.get("access_token")),
         "source": source,
-        "scopes": list(token.get("scope") or []),
+        "scopes": tuple(token.get("scope") or ()),
         "expires_at": token.get("expires_at"),
         "expired": bool(expires and expires <= utcnow()),
         "refreshable": bool(token.get("refresh_token")) and not token.get("needs_login"),

@@ -13,7 +13,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
-from oauthdance.base.advice import Command, Hint
+from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.base.errors import NotLoggedIn
 from oauthdance.protocol.tokens import TokenRecord
 
@@ -128,7 +128,7 @@ def pick_owner(record: Record, user: str | None, provider: str) -> str:
         raise NotLoggedIn(
             f"no {provider} token is stored for {owner!r} (stored owners: {known})",
             Hint(
-                "run {login}, or pick another --user",
+                "run {login}, or pick another " + setting("user"),
                 login=Command("auth.login", provider=provider, user=str(owner)),
             ),
         )
@@ -137,15 +137,16 @@ def pick_owner(record: Record, user: str | None, provider: str) -> str:
             f"several {provider} owners are stored ({', '.join(sorted(tokens))}) and none is "
             "the default",
             Hint(
-                "pass --user NAME, or make one the default: {use}",
+                f"pass {setting('user', 'NAME')}, or make one the default: {{use}}",
                 use=Command("auth.use", provider=provider, user="NAME"),
             ),
         )
     raise NotLoggedIn(
         f"no {provider} token is stored yet",
         Hint(
-            "run {login} (or auth.url → auth.code → auth.exchange)",
+            "run {login} (or the steps one at a time, starting with {url})",
             login=Command("auth.login", provider=provider),
+            url=Command("auth.url", provider=provider),
         ),
     )
 

@@ -1,4 +1,5 @@
-"""`auth.*` tasks: each parses flags, calls one step in `oauthdance.dance.flow`, and prints."""
+"""`auth.*` tasks: each parses flags, runs one step of `oauthdance.dance.steps`, and prints
+its result (the Python calls in `oauthdance.api` run the same steps)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ from invoke import Context
 
 from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import TokenRejected, UsageError
-from oauthdance.dance import flow
-from oauthdance.protocol.providers import Provider, get_provider, load_providers
-from oauthdance.protocol.tokens import mask
-from oauthdance.store.record import overrides_of, pick_owner
+from oauthdance.dance import steps
+from oauthdance.dance.results import Identity
 from oauthdance.tasks.common import cli_task, say, target, warn
 from oauthdance.tasks.options import whole_number
 
@@ -49,54 +48,30 @@ def configure(
     json: bool = False,
 ) -> None:
     """Record the OAuth app's client id, secret, callback URL and scope."""
-    aim = target(c, provider, user, creds)
-    store, overrides = aim.store, None
-    if issuer:
-        from oauthdance.net.endpoints import discover
-
-        overrides = discover(issuer)
-    if client_auth:
-        overrides = {**(overrides or overrides_of(store.record(aim.settings.provider)) or {})}
-        overrides["client_auth"] = client_auth
-    name, settings = aim.settings.provider, aim.settings
-    base = get_provider(
-        name,
-        settings.providers_file,
-        overrides or overrides_of(store.record(name)),
-    )
-    app = flow.configure(
-        store,
-        base,
-        overrides=overrides,
+    app = steps.configure(
+        target(c, provider, user, creds),
         client_id=client_id,
         client_secret=client_secret,
         redirect_uri=redirect_uri,
         scope=scope,
         host=host,
-        store_secret=not secret_in_env,
+        issuer=issuer,
+        client_auth=client_auth,
+        secret_in_env=secret_in_env,
     )
-    summary = {
-        "provider": app.provider.name,
-        "client_id": app.client_id,
-        "client_secret": mask(app.client_secret),
-        "secret_source": app.secret_source,
-        "redirect_uri": app.redirect_uri,
-        "scope": app.scope,
-        "creds": store.location,
-    }
     if json:
-        _print_json(summary)
+        _print_json(app.to_dict())
         return
-    say(f"configured {app.provider.name} in {store.location}")
+    say(f"configured {app.provider} in {app.creds}")
     for key in ("client_id", "redirect_uri", "scope"):
-        say(f"  {key}: {summary[key]}")
-    say(f"  client_secret: {summary['client_secret'] or '(none)'} (from {app.secret_source})")
+        say(f"  {key}: {getattr(app, key)}")
+    say(f"  client_secret: {app.client_secret or '(none)'} (from {app.secret_source})")
     if not app.client_secret and app.auth_method != "none":
         warn(
-            f"no client secret yet: set {app.provider.env_prefix}_CLIENT_SECRET or pass "
+            f"no client secret yet: set {app.secret_variable} or pass "
             "--client-secret before auth.exchange"
         )
-    say(f"next: {Command('auth.url', app.provider.name).text()}")
+    say(f"next: {Command('auth.url', app.provider).text()}")
 
 
 @cli_task(
@@ -117,19 +92,14 @@ def url(
     """Make the authorize URL (a new state and PKCE verifier) and keep it as pending
     (the notebook's line 1)."""
     aim = target(c, provider, user, creds)
-    prov, owner = aim.provider, aim.user
-    started = flow.start_authorization(
-        aim.store,
-        prov,
-        scope=scope,
-        redirect_uri=redirect_uri,
-        extra_params={"login": owner} if owner else None,
-    )
+    started = steps.authorize(aim, scope=scope, redirect_uri=redirect_uri)
     if json:
         _print_json({"url": started.url, "state": started.state})
     else:
         say(started.url)
-        paste = Command("auth.code", prov.name).with_flags(url="<the address the browser shows>")
+        paste = Command("auth.code", aim.provider.name).with_flags(
+            url="<the address the browser shows>"
+        )
         say(f"next: after approving, run: {paste.text()}")
     if open:
         import webbrowser
@@ -154,11 +124,9 @@ def code(
 ) -> None:
     """Keep the code that came back (from --url or --code) on its authorization
     (the notebook's line 6)."""
-    aim = target(c, provider, user, creds)
-    prov = aim.provider
-    matched = flow.store_code(aim.store, prov, code=code, state=state, url=url)
-    say(f"stored the code for authorization {matched[:8]}...")
-    say(f"next: {Command('auth.exchange', prov.name).text()}")
+    stored = steps.store_code(target(c, provider, user, creds), code=code, state=state, url=url)
+    say(f"stored the code for authorization {stored.state[:8]}...")
+    say(f"next: {Command('auth.exchange', stored.provider).text()}")
 
 
 @cli_task(state="which pending authorization to exchange (default: the only one)")
@@ -171,23 +139,12 @@ def exchange(
     json: bool = False,
 ) -> None:
     """Exchange the code for an access token and store it (the notebook's lines 7-8)."""
-    aim = target(c, provider, user, creds)
-    prov = aim.provider
-    done = flow.exchange_code(aim.store, prov, state=state, user=user)
-    summary = {
-        "provider": prov.name,
-        "state": done.state,
-        "owner": done.owner,
-        "token": mask(done.token["access_token"]),
-        "scope": done.token.get("scope"),
-        "expires_at": done.token.get("expires_at"),
-    }
+    done = steps.exchange(target(c, provider, user, creds), state=state)
     if json:
-        _print_json(summary)
+        _print_json(done.to_dict())
         return
-    scopes = ", ".join(done.token.get("scope") or []) or "none"
-    say(f"got token {summary['token']} (scopes: {scopes})")
-    say(f"next: {Command('auth.verify', prov.name).text()}")
+    say(f"got token {done.token} (scopes: {', '.join(done.scope) or 'none'})")
+    say(f"next: {Command('auth.verify', done.provider).text()}")
 
 
 @cli_task()
@@ -199,17 +156,16 @@ def verify(
     json: bool = False,
 ) -> None:
     """Use the token: ask the provider whose it is and which scopes it has."""
-    aim = target(c, provider, user, creds)
-    prov = aim.provider
-    results = flow.verify_token(aim.store, prov, user=aim.user)
-    rows = [_verified_summary(prov, result) for result in results]
+    identities = steps.verify(target(c, provider, user, creds))
+    for identity in identities:
+        _warn_missing_scopes(identity)
     if json:
-        _print_json(rows)
+        _print_json([_identity_row(identity) for identity in identities])
         return
-    for row in rows:
+    for identity in identities:
         say(
-            f"verified {row['provider']} token {row['token']}: login {row['owner']}, "
-            f"scopes {', '.join(row['scopes']) or 'none'}"
+            f"verified {identity.provider} token {identity.token}: login {identity.owner}, "
+            f"scopes {', '.join(identity.scopes) or 'none'}"
         )
 
 
@@ -222,71 +178,34 @@ def status(
     json: bool = False,
 ) -> None:
     """Show providers, owners, scopes, expiry and token sources (masked); changes nothing."""
-    from oauthdance.dance.status import status_rows
-
-    aim = target(c, None, None, creds)
-    store = aim.store
-    providers = load_providers(aim.settings.providers_file)
-    if provider and provider not in providers:  # a typo must not read as "nothing stored"
-        get_provider(provider, aim.settings.providers_file, overrides_of(store.record(provider)))
-    rows = status_rows(store, providers)
-    rows = [
-        r
-        for r in rows
-        if (not provider or r["provider"] == provider) and (not user or r["owner"] == user)
-    ]
-    for name, shadow in sorted(
-        {(r["provider"], r["shadowed_by"]) for r in rows if r["shadowed_by"]}
-    ):
+    found = steps.status(target(c, None, None, creds), provider, user)
+    for name, shadow in sorted({(r.provider, r.shadowed_by) for r in found if r.shadowed_by}):
         warn(
             f"{name}: a token in the {shadow} shadows the stored ones for data tasks and the "
             "Python API (pass --user to use a stored one)"
         )
     if json:
-        _print_json(rows)
+        _print_json([row.to_dict() for row in found])
         return
-    if not rows:
-        say(f"nothing stored in {store.location} yet: run {Command('auth.configure')} first")
+    if not found:
+        say(f"nothing stored in {found.creds} yet: run {Command('auth.configure')} first")
         return
     header = ("PROVIDER", "OWNER", "TOKEN", "FROM", "SCOPES", "EXPIRES", "SECRET FROM")
     table = [header] + [
         (
-            r["provider"],
-            (r["owner"] or "-") + (" *" if r["default"] else ""),
-            r["token"] or "-",
-            r["source"] or "-",
-            ",".join(r["scopes"]) or "-",
-            _expiry(r),
-            r["secret_source"],
+            r.provider,
+            (r.owner or "-") + (" *" if r.default else ""),
+            r.token or "-",
+            r.source or "-",
+            ",".join(r.scopes) or "-",
+            r.expiry,
+            r.secret_source,
         )
-        for r in rows
+        for r in found
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
         say("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _instant(epoch: int | None) -> str | None:
-    """An epoch time from a provider, as the file stores times (UTC, ISO 8601)."""
-    from datetime import datetime, timezone
-
-    from oauthdance.protocol.tokens import isoformat
-
-    if epoch is None:
-        return None
-    try:
-        return isoformat(datetime.fromtimestamp(epoch, timezone.utc))
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _expiry(row: dict[str, Any]) -> str:
-    if row["needs_login"]:
-        return "needs login"
-    if not row["expires_at"]:
-        return "never" if row["token"] else "-"
-    note = " (expired" + (", refreshable)" if row["refreshable"] else ")")
-    return row["expires_at"] + (note if row["expired"] else "")
 
 
 @cli_task()
@@ -303,30 +222,31 @@ def token(
     print(find_token(aim.store, aim.provider, aim.user).access_token)
 
 
-def _verified_summary(prov: Provider, result: flow.Verified) -> dict[str, Any]:
-    """What to show of a verified token (masked); warns when scopes are missing."""
-    if result.missing_scopes:
+def _warn_missing_scopes(identity: Identity) -> None:
+    if identity.missing_scopes:
         warn(
-            f"{result.owner} granted fewer scopes than asked: missing "
-            f"{', '.join(result.missing_scopes)}"
+            f"{identity.owner} granted fewer scopes than asked: missing "
+            f"{', '.join(identity.missing_scopes)}"
         )
+
+
+def _identity_row(identity: Identity) -> dict[str, Any]:
+    """What `--json` shows of a verified token."""
     return {
-        "provider": prov.name,
-        "owner": result.owner,
-        "scopes": result.scopes,
-        "missing_scopes": result.missing_scopes,
-        "token": mask(result.token["access_token"]),
+        key: value
+        for key, value in identity.to_dict().items()
+        if key in ("provider", "owner", "scopes", "missing_scopes", "token")
     }
 
 
-def _print_logged_in(prov: Provider, result: flow.Verified, json: bool) -> None:
-    row = _verified_summary(prov, result)
+def _print_logged_in(identity: Identity, json: bool) -> None:
+    _warn_missing_scopes(identity)
     if json:
-        _print_json(row)
+        _print_json(_identity_row(identity))
     else:
         say(
-            f"logged in to {prov.name} as {row['owner']} (token {row['token']}, "
-            f"scopes {', '.join(row['scopes']) or 'none'})"
+            f"logged in to {identity.provider} as {identity.owner} (token {identity.token}, "
+            f"scopes {', '.join(identity.scopes) or 'none'})"
         )
 
 
@@ -351,26 +271,20 @@ def login(
     json: bool = False,
 ) -> None:
     """Log in in one command: browser + loopback callback (or paste), exchange, verify."""
-    from oauthdance.dance.login import run_login
-
-    aim = target(c, provider, user, creds)
-    prov, owner = aim.provider, aim.user
-    result = run_login(
-        aim.store,
-        prov,
-        user=owner,
+    identity = steps.login(
+        target(c, provider, user, creds),
         scope=scope,
         port=whole_number("--port", port, 0, 65535),
         timeout=float(timeout),
         browser=not no_browser,
         mode="paste" if paste else "auto",
     )
-    if owner and result.owner != owner:
+    if user and identity.owner != user:
         warn(
-            f"asked for {owner}, but the account that approved is {result.owner}: the token "
-            f"is stored under {result.owner}"
+            f"asked for {user}, but the account that approved is {identity.owner}: the token "
+            f"is stored under {identity.owner}"
         )
-    _print_logged_in(prov, result, json)
+    _print_logged_in(identity, json)
 
 
 @cli_task(
@@ -387,14 +301,8 @@ def device(
     json: bool = False,
 ) -> None:
     """Log in with the device flow: type a short code on another device."""
-    from oauthdance.dance.device import device_login
-    from oauthdance.dance.login import has_display, open_browser
-
-    aim = target(c, provider, user, creds)
-    prov = aim.provider
-    opener = open_browser if not no_browser and has_display() else None
-    result = device_login(aim.store, prov, scope=scope, user=aim.user, opener=opener)
-    _print_logged_in(prov, result, json)
+    identity = steps.device(target(c, provider, user, creds), scope=scope, browser=not no_browser)
+    _print_logged_in(identity, json)
 
 
 @cli_task()
@@ -406,24 +314,13 @@ def refresh(
     json: bool = False,
 ) -> None:
     """Refresh the owner's expiring token now (the refresh token rotates)."""
-    from oauthdance.keep.lifecycle import refresh_token
-
-    aim = target(c, provider, user, creds)
-    store, prov = aim.store, aim.provider
-    owner = pick_owner(store.record(prov.name), aim.user, prov.name)
-    fresh = refresh_token(store, prov, owner, force=True)
-    summary = {
-        "provider": prov.name,
-        "owner": owner,
-        "token": mask(fresh["access_token"]),
-        "expires_at": fresh.get("expires_at"),
-    }
+    fresh = steps.refresh(target(c, provider, user, creds))
     if json:
-        _print_json(summary)
+        _print_json(fresh.to_dict())
     else:
         say(
-            f"refreshed {prov.name} token of {owner}: {summary['token']}, expires "
-            f"{summary['expires_at'] or 'never'}"
+            f"refreshed {fresh.provider} token of {fresh.owner}: {fresh.token}, expires "
+            f"{fresh.expires_at or 'never'}"
         )
 
 
@@ -436,35 +333,25 @@ def check(
     json: bool = False,
 ) -> None:
     """Ask the provider whether the stored token still works (exit 1 if not)."""
-    from oauthdance.keep.lifecycle import check_token
-
-    aim = target(c, provider, user, creds)
-    prov = aim.provider
-    result = check_token(aim.store, prov, aim.user)
+    result = steps.check(target(c, provider, user, creds))
     if json:
-        _print_json(
-            {
-                "provider": prov.name,
-                "owner": result.owner,
-                "valid": result.valid,
-                "scopes": result.scopes,
-                "login": result.login,
-                "expires_at": _instant(result.expires_at),
-            }
-        )
+        _print_json(result.to_dict())
     elif result.valid:
-        expiry = f", expires {_instant(result.expires_at)}" if result.expires_at else ""
+        expiry = f", expires {result.expires_at}" if result.expires_at else ""
         who = f", login {result.login}" if result.login else ""
         say(
-            f"valid: the {prov.name} token of {result.owner} works "
+            f"valid: the {result.provider} token of {result.owner} works "
             f"(scopes {', '.join(result.scopes or []) or 'none'}{who}{expiry})"
         )
     else:
-        say(f"invalid: the {prov.name} token of {result.owner} no longer works")
+        say(f"invalid: the {result.provider} token of {result.owner} no longer works")
     if not result.valid:
         raise TokenRejected(
-            f"the provider no longer accepts the {prov.name} token of {result.owner}",
-            Hint("log in again with {login}", login=Command("auth.login", prov.name, result.owner)),
+            f"the provider no longer accepts the {result.provider} token of {result.owner}",
+            Hint(
+                "log in again with {login}",
+                login=Command("auth.login", result.provider, result.owner),
+            ),
         )
 
 
@@ -476,13 +363,9 @@ def revoke(
     creds: str | None = None,
 ) -> None:
     """Revoke the token at the provider and remove it here."""
-    from oauthdance.keep.lifecycle import revoke_token
-
-    aim = target(c, provider, user, creds)
-    prov = aim.provider
-    owner, already_invalid = revoke_token(aim.store, prov, aim.user)
-    extra = " (the provider already considered it invalid)" if already_invalid else ""
-    say(f"revoked and removed the {prov.name} token of {owner}{extra}")
+    done = steps.revoke(target(c, provider, user, creds))
+    extra = " (the provider already considered it invalid)" if done.already_invalid else ""
+    say(f"revoked and removed the {done.provider} token of {done.owner}{extra}")
 
 
 @cli_task()
@@ -493,13 +376,8 @@ def logout(
     creds: str | None = None,
 ) -> None:
     """Remove the token here only; it keeps working at the provider until revoked."""
-    from oauthdance.keep.lifecycle import forget_token
-
-    aim = target(c, provider, user, creds)
-    store, prov = aim.store, aim.provider
-    owner = pick_owner(store.record(prov.name), aim.user, prov.name)
-    forget_token(store, prov, owner)
-    say(f"removed the {prov.name} token of {owner} from {store.location}")
+    gone = steps.logout(target(c, provider, user, creds))
+    say(f"removed the {gone.provider} token of {gone.owner} from {gone.creds}")
     revoke = Command("auth.revoke")
     warn(
         "the token still works at the provider until it is revoked: revoke it in the "
@@ -515,14 +393,11 @@ def use(
     creds: str | None = None,
 ) -> None:
     """Make an owner the provider's default (scripts can pass --user instead)."""
-    from oauthdance.keep.lifecycle import make_default_owner
-
     if not user:
         raise UsageError(
             "auth.use needs --user NAME",
             Hint("see {status} for the owners", status=Command("auth.status")),
         )
     aim = target(c, provider, user, creds)
-    prov = aim.provider
-    make_default_owner(aim.store, prov, user)
-    say(f"{user} is now the default {prov.name} owner")
+    steps.use(aim, user)
+    say(f"{user} is now the default {aim.provider.name} owner")

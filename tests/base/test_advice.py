@@ -16,6 +16,7 @@ import oauthdance
 import oauthdance.cli
 from oauthdance.base.advice import (
     PLACEHOLDER,
+    PYTHON_CALLS,
     TASK_FLAGS,
     Asked,
     Command,
@@ -54,11 +55,11 @@ def test_the_console_script_suggests_itself(capsys: pytest.CaptureFixture[str]) 
     assert asked() == Asked()  # nothing of the command outlives it
 
 
-def test_the_python_api_suggests_python_or_the_console_script() -> None:
+def test_the_python_api_suggests_the_python_call() -> None:
     with pytest.raises(NotLoggedIn) as caught:
         oauthdance.token("sandbox", user="alice", creds="alt.json")
     shown = str(caught.value)  # after the call returned, as a notebook shows it
-    assert "`oauthdance auth.login -p sandbox -u alice --creds alt.json`" in shown
+    assert 'run `oauthdance.login("sandbox", user="alice", creds="alt.json")`' in shown
     assert "invoke" not in shown
     with asking(Face.PYTHON, "sandbox", "alice", "alt.json"):
         assert Command("auth.token").render() == (
@@ -66,11 +67,18 @@ def test_the_python_api_suggests_python_or_the_console_script() -> None:
         )
 
 
+def test_a_task_with_no_python_call_is_suggested_to_python_as_the_console_script() -> None:
+    with asking(Face.PYTHON, "sandbox", None, "alt.json"):
+        assert Command("store.copy").with_flags(to="keyring:team").text() == (
+            "oauthdance store.copy -p sandbox --creds alt.json --to keyring:team"
+        )
+
+
 def test_a_credentials_method_carries_its_own_location(tmp_path: Path) -> None:
     creds = oauthdance.Credentials(tmp_path / "alt.json")
     with pytest.raises(NotLoggedIn) as caught:
         creds.token("sandbox", user="alice")
-    assert f"`oauthdance auth.login -p sandbox -u alice --creds {creds.location}`" in str(
+    assert f'`oauthdance.login("sandbox", user="alice", creds="{creds.location}")`' in str(
         caught.value
     )
 
@@ -80,7 +88,7 @@ def test_the_python_fetch_is_the_python_face_at_every_step(tmp_path: Path) -> No
     assert asked() == Asked()  # nothing runs, nothing is set, until the first item is asked
     with pytest.raises(NotLoggedIn) as caught:
         next(items)
-    assert "`oauthdance auth.login -p sandbox -u alice --creds alt.json`" in str(caught.value)
+    assert '`oauthdance.login("sandbox", user="alice", creds="alt.json")`' in str(caught.value)
     assert asked() == Asked()
 
 
@@ -116,7 +124,7 @@ def test_each_face_spells_a_command() -> None:
     login = Command("auth.login", "github")
     assert login.render(Asked()) == "`invoke auth.login -p github`"
     assert login.render(Asked(Face.CONSOLE)) == "`oauthdance auth.login -p github`"
-    assert login.render(Asked(Face.PYTHON)) == "`oauthdance auth.login -p github`"
+    assert login.render(Asked(Face.PYTHON)) == '`oauthdance.login("github")`'
     assert login.text(Asked(Face.CONSOLE)) == "oauthdance auth.login -p github"
     assert Command("auth.token", "github").text(Asked(Face.PYTHON)) == 'oauthdance.token("github")'
     assert program(Asked()) == "invoke" and program(Asked(Face.PYTHON)) == "oauthdance"
@@ -141,8 +149,18 @@ def test_placeholders_and_switches() -> None:
     assert code.text(now) == "invoke auth.code -p x --url '<the redirect URL>'"
     fetch = Command("data.fetch", "x").with_flags(path="/user", max_pages=PLACEHOLDER, all=None)
     assert fetch.text(Asked(Face.PYTHON, creds="alt.json")) == (
-        'oauthdance.fetch("x", creds="alt.json", path="/user", max_pages=..., all=True)'
+        'oauthdance.fetch("/user", provider="x", creds="alt.json", max_pages=..., all=True)'
     )
+    assert Command("auth.login", "x").with_flags(paste=None).text(Asked(Face.PYTHON)) == (
+        'oauthdance.login("x", mode="paste")'
+    )
+    assert code.text(Asked(Face.PYTHON)) == (
+        'oauthdance.store_code("<the redirect URL>", provider="x")'
+    )
+    state = Command("auth.code").with_flags(code="CODE", state="STATE")
+    assert state.text(Asked(Face.PYTHON)) == 'oauthdance.store_code("CODE", state="STATE")'
+    configure = Command("auth.configure", "x", "bob").with_flags(issuer="URL")
+    assert configure.text(Asked(Face.PYTHON)) == 'oauthdance.configure("x", issuer="URL")'
 
 
 @pytest.mark.parametrize(
@@ -214,6 +232,37 @@ def test_task_flags_are_the_shared_flags_each_task_takes() -> None:
         for name in ns.task_names
     }
     assert taken == TASK_FLAGS
+
+
+# Task flags that have no Python parameter on purpose: `--json` (a result is data already),
+# and where a fetch's items go (a Python caller iterates them; `params=` takes a dict, not
+# `--param K=V` words). A suggestion never carries these to a Python user.
+NO_PYTHON_PARAMETER = {"json"}
+SHELL_ONLY = {"data.fetch": {"out", "format", "quiet", "param"}}
+
+
+def test_each_python_call_takes_every_flag_of_its_task() -> None:
+    """A suggestion to a Python user renders the task's flags as the call's parameters, so
+    each must be one: renamed, a switch's value, or the flag's own name."""
+    ns = namespace()
+    for task, call in PYTHON_CALLS.items():
+        function = getattr(oauthdance, call.function.removeprefix("oauthdance."))
+        parameters = list(inspect.signature(function).parameters)
+        assert parameters[: len(call.positional)] == list(call.positional), task
+        flags = inspect.signature(ns[task].body).parameters
+        shared = {name for name in ("provider", "user", "creds") if name in flags}
+        assert call.shared & shared <= set(parameters), task
+        own = set(flags) - {"c", "provider", "user", "creds"} - NO_PYTHON_PARAMETER
+        for flag in own - SHELL_ONLY.get(task, set()):
+            name = call.switches[flag][0] if flag in call.switches else call.renamed.get(flag, flag)
+            assert name in parameters, f"{task} --{flag}: {call.function} has no {name}="
+
+
+def test_dir_lists_the_public_calls_and_only_them() -> None:
+    listed = dir(oauthdance)
+    assert "login" in listed and "store_code" in listed and "Identity" in listed
+    assert "Any" not in listed and "annotations" not in listed
+    assert all(callable(getattr(oauthdance, name)) for name in oauthdance.__all__)
 
 
 SPELT = re.compile(

@@ -186,7 +186,7 @@ def test_a_plain_oauth_server_is_discovered_by_rfc_8414(tmp_path: Path, monkeypa
         assert record["oidc"] is False and record["introspection_url"].endswith("/introspect")
         assert run_invoke("auth.configure", *common, "--scope", "profile").returncode == 0
         code, stdout, stderr = log_in(common)  # no user endpoint, no id_token: who is it?
-        assert code == 1 and "--user NAME" in stderr
+        assert code == 1 and "auth.login -p authlib -u NAME --creds" in stderr
         assert "tokens" not in stored(tmp_path)
         code, stdout, stderr = log_in(common, "--user", "carol")
         assert code == 0, stderr

@@ -109,3 +109,19 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(10)
+
+
+def test_every_python_call_in_the_readme_exists_and_takes_its_keywords() -> None:
+    """`oauthdance.login("github", mode="paste")` in the README: a public call, and every
+    keyword it is shown with is one of its parameters."""
+    import inspect
+
+    import oauthdance
+
+    calls = re.findall(r"\boauthdance\.([a-z_]+)\(([^()`]*)\)", README)
+    assert len(calls) > 10
+    for name, args in calls:
+        assert name in oauthdance.__all__, f"oauthdance.{name} is not a public call"
+        parameters = inspect.signature(getattr(oauthdance, name)).parameters
+        for keyword in re.findall(r"\b([a-z_]+)=", args):
+            assert keyword in parameters, f"oauthdance.{name}() takes no {keyword}="

@@ -548,12 +548,19 @@ LOGIN_FOR_SCOPE = "auth.login -p sandbox -u octocat --creds alt.json --scope rep
 
 
 @pytest.mark.parametrize(
-    ("face", "program"),
-    [(Face.INVOKE, "invoke"), (Face.CONSOLE, "oauthdance"), (Face.PYTHON, "oauthdance")],
+    ("face", "spelt"),
+    [
+        (Face.INVOKE, f"invoke {LOGIN_FOR_SCOPE}"),
+        (Face.CONSOLE, f"oauthdance {LOGIN_FOR_SCOPE}"),
+        (
+            Face.PYTHON,
+            'oauthdance.login("sandbox", user="octocat", creds="alt.json", scope="repo")',
+        ),
+    ],
 )
-def test_a_missing_scope_is_advised_for_the_face_in_use(face: Face, program: str) -> None:
+def test_a_missing_scope_is_advised_for_the_face_in_use(face: Face, spelt: str) -> None:
     """The engine names the step (`Command`), never its spelling: each face spells it, with
-    the --creds the user gave (the Python API has no login call: the console script)."""
+    the --creds the user gave."""
     headers = {"X-Accepted-OAuth-Scopes": "repo", "X-OAuth-Scopes": "read:user"}
     refused = answer(404, {"message": "Not Found"}, headers)
     login = Command("auth.login", provider="sandbox", user="octocat")
@@ -562,7 +569,7 @@ def test_a_missing_scope_is_advised_for_the_face_in_use(face: Face, program: str
         fetcher.get_page("https://api.example/repos/o/r/issues")
     with asking(face, creds="alt.json"):
         hint = caught.value.hint
-    assert hint == f"log in again asking for it: `{program} {LOGIN_FOR_SCOPE}`"
+    assert hint == f"log in again asking for it: `{spelt}`"
 
 
 def test_the_python_api_meets_the_tasks_bounds_in_its_own_words() -> None:
