@@ -274,8 +274,10 @@ class Stopped(KeyboardInterrupt):
     on the way swallows it, and the task reports it as it reports Ctrl-C."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signum)
         self.signal_name = signal.Signals(signum).name
+        # What a notebook shows after Jupyter's interrupt: a sentence, not a signal number.
+        super().__init__(f"{self.signal_name}: the login was cancelled; nothing is left pending")
+        self.signum = signum
 
 
 class _Stopping:
