@@ -128,6 +128,16 @@ def test_paste_gets_the_address_through_the_kernels_stdin(headless: Kernel, cred
     assert_logged_in(creds)
 
 
+def test_a_frontend_that_cannot_answer_input_gets_advice_not_a_hang(
+    headless: Kernel, creds: Path
+) -> None:
+    shown = headless.run(login_code(creds, mode="paste"), allow_stdin=False)
+    assert shown.error is not None and shown.error.ename == "UsageError", shown.text
+    assert "cannot answer input()" in shown.error.evalue
+    assert "oauthdance.device(" in shown.error.evalue  # the hint, as the Python call
+    assert "pending" not in creds_record(creds)
+
+
 def test_auto_in_a_kernel_without_a_display_pastes_and_says_why(
     headless: Kernel, creds: Path
 ) -> None:
@@ -169,7 +179,7 @@ def test_device_flow_in_a_kernel(headless: Kernel, sandbox: RunningSandbox, cred
 def test_browser_login_with_the_click_played_by_a_script(desktop: Kernel, creds: Path) -> None:
     shown = desktop.run(login_code(creds, mode="browser"))
     assert shown.error is None, shown.error
-    assert "(browser: " in shown.text or "Waiting up to" in shown.text
+    assert "Waiting up to" in shown.text  # the loopback callback, not the paste
     assert "logged in as octocat" in shown.text and not shown.prompts
     assert_logged_in(creds)
 

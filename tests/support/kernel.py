@@ -82,15 +82,17 @@ class Kernel:
         on_input: Callable[[str], str] | None = None,
         on_output: Callable[[str], None] | None = None,
         timeout: float = CELL_TIMEOUT,
+        allow_stdin: bool = True,
     ) -> Shown:
         """Execute `code` as a cell; return what it showed once the kernel is idle again.
 
         Each piece of output is given to `on_output` as it arrives (the test may act on it
         while the cell still runs: approve a link, interrupt); an `input()` is answered
         with `on_input(prompt)` (a cell that asks without `on_input` fails the test).
+        `allow_stdin=False` is a frontend that cannot answer `input()` (nbclient's default).
         """
         shown = Shown()
-        msg_id = self.client.execute(code, allow_stdin=True, stop_on_error=True)
+        msg_id = self.client.execute(code, allow_stdin=allow_stdin, stop_on_error=True)
         deadline = time.monotonic() + timeout
         while True:
             if time.monotonic() > deadline:
