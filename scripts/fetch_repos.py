@@ -3,6 +3,8 @@ first cell), then show a small summary.
 
     python scripts/fetch_repos.py [--provider sandbox] [--creds creds.json]
 
+--provider defaults to OAUTHDANCE_PROVIDER (the quick start's `sandbox`), else github.
+
 Run after a login (the README's quick start, or `invoke auth.login`).
 """
 
@@ -18,7 +20,9 @@ from oauthdance.base.errors import OAuthDanceError
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--provider", default="github")
+    parser.add_argument(
+        "--provider", default=None, help="default: OAUTHDANCE_PROVIDER, else github"
+    )
     parser.add_argument("--creds", default=None)
     args = parser.parse_args()
 

@@ -194,8 +194,37 @@ class NotLoggedIn(OAuthDanceError):
     """No usable token is stored for this provider and owner."""
 
 
-class TokenRejected(OAuthDanceError):
-    """The provider says the stored token no longer works (`auth.check`)."""
+class TokenRejected(NotLoggedIn):
+    """The provider refused the token: `auth.check` found it invalid, its refresh token was
+    refused, or an API answered 401 and the one refresh-and-resend did not help (or the
+    token cannot be refreshed), in `fetch()` and `data.*` (`session()` warns instead:
+    `TokenRejectedWarning`). A `NotLoggedIn`, so every `except NotLoggedIn` catches it."""
+
+    @staticmethod
+    def advice_for(login: Command, token_from: str = "file") -> Hint:
+        """What fixes a refused token: `login` (this owner's) logs in again, unless the
+        token came from a variable (`token_from`: "environment (NAME)"), which no login
+        can fix."""
+        if token_from.startswith("environment"):
+            return Hint(
+                f"the token came from the {token_from}: set a valid one there, or unset it "
+                "to use the stored one"
+            )
+        return Hint("log in again: {login}", login=login)
+
+    @classmethod
+    def at(cls, url: str, message: str, login: Command, token_from: str = "file") -> TokenRejected:
+        """The error for a 401 at `url` (whose answer said `message`): one wording for
+        `fetch()`'s error and `session()`'s warning."""
+        return cls(
+            f"the provider refused the token at {printable(url)} ({printable(message)})",
+            cls.advice_for(login, token_from),
+        )
+
+
+class TokenRejectedWarning(UserWarning):
+    """`session()` returned a 401 that the one refresh-and-resend did not cure (requests'
+    semantics: the response, not an error); the message says which call fixes it."""
 
 
 class NetworkError(OAuthDanceError):

@@ -19,7 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from oauthdance.base.advice import Command, Hint, suggest
-from oauthdance.base.errors import ConfigError, IdTokenInvalid, NotLoggedIn, ProviderError
+from oauthdance.base.errors import (
+    ConfigError,
+    IdTokenInvalid,
+    NotLoggedIn,
+    ProviderError,
+    TokenRejected,
+)
 from oauthdance.base.settings import token_from_environment
 from oauthdance.keep.target import resolve_client
 from oauthdance.protocol.client import Client
@@ -244,15 +250,15 @@ def _settle_refresh(
 
 def _refused(
     provider: Provider, owner: str, failure: ProviderError, token: TokenRecord
-) -> NotLoggedIn:
+) -> TokenRejected:
     if token.get("refresh_started_at"):  # an earlier refresh died between sent and written
-        return NotLoggedIn(
+        return TokenRejected(
             f"the {provider.name} refresh token of {owner} was refused ({failure.error}): the "
             f"last refresh (started {token['refresh_started_at']}) may have rotated the token "
             "at the provider and ended before saving the new one",
             _log_in_again(provider, owner),
         )
-    return NotLoggedIn(
+    return TokenRejected(
         f"the {provider.name} refresh token of {owner} was refused ({failure.error}): it was "
         "revoked, already used, or has expired",
         _log_in_again(provider, owner),

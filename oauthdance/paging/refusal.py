@@ -1,6 +1,6 @@
 """A page refused for a reason other than a rate limit, as the error that says what to do:
-a refused token (log in again, or fix the variable it came from), a missing scope (log in
-asking for it), or the provider's own word."""
+a refused token (`TokenRejected`: log in again, or fix the variable it came from), a
+missing scope (log in asking for it), or the provider's own word."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from oauthdance.base.advice import Command, Hint
-from oauthdance.base.errors import NotLoggedIn, OAuthDanceError, ProviderError, printable
+from oauthdance.base.errors import OAuthDanceError, ProviderError, TokenRejected, printable
 from oauthdance.protocol.oauth import split_scopes
 
 
@@ -22,14 +22,8 @@ def refusal(
 ) -> OAuthDanceError:
     """The error for `status` at `url`; `login` logs this owner in again, and `token_from`
     says where the token came from (a store's kind, or "environment (GITHUB_TOKEN)")."""
-    if status == 401:
-        hint = Hint("log in again: {login}", login=login)
-        if token_from.startswith("environment"):  # logging in cannot fix a variable's token
-            hint = Hint(
-                f"the token came from the {token_from}: set a valid one there, or unset it "
-                "to use the stored one"
-            )
-        return NotLoggedIn(f"the provider refused the token at {printable(url)} ({message})", hint)
+    if status == 401:  # the engine's source already refreshed and resent once
+        return TokenRejected.at(url, message, login, token_from)
     if status in (403, 404):
         missing = missing_scopes(headers)
         if missing:

@@ -14,8 +14,15 @@ from typing import Any
 import pytest
 
 import oauthdance
-from oauthdance.base.advice import Command, Face, asking
-from oauthdance.base.errors import NetworkError, ProviderError, RateLimited, UsageError
+from oauthdance.base.advice import Asked, Command, Face, asking
+from oauthdance.base.errors import (
+    NetworkError,
+    NotLoggedIn,
+    ProviderError,
+    RateLimited,
+    TokenRejected,
+    UsageError,
+)
 from oauthdance.keep.target import resolve_target
 from oauthdance.paging.authenticated import open_fetch
 from oauthdance.paging.engine import Fetcher
@@ -281,6 +288,37 @@ def test_revoked_token_says_how_to_log_in_again(sandbox: RunningSandbox, creds: 
     done = fetch(creds, "--path", "/user")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert f"`invoke auth.login -p sandbox -u octocat --creds {creds}`" in done.stderr
+
+
+@pytest.mark.parametrize("scope", ["repo", "repo offline_access"], ids=["classic", "refreshable"])
+def test_a_revoked_token_raises_token_rejected_with_the_python_login(
+    sandbox: RunningSandbox, app: App, tmp_path: Path, scope: str
+) -> None:
+    """Classic: nothing to refresh. Refreshable: its refresh token is refused with it."""
+    path = tmp_path / "creds.json"
+    logged_in(sandbox, app, path, scope=scope)
+    for token in list(sandbox.model.tokens.values()):
+        sandbox.model.revoke_token(token)
+    with pytest.raises(TokenRejected) as caught:
+        list(oauthdance.fetch("/user/repos", provider="sandbox", creds=path))
+    assert isinstance(caught.value, NotLoggedIn)  # every `except NotLoggedIn` still catches it
+    assert f'`oauthdance.login("sandbox", user="octocat", creds="{path}")`' in str(caught.value)
+    login = Command("auth.login", "sandbox", "octocat")
+    assert (
+        caught.value.hint
+        == f"log in again: {login.render(Asked.of(Face.PYTHON, 'sandbox', None, path))}"
+    )
+
+
+def test_a_refused_environment_token_keeps_its_own_hint(
+    sandbox: RunningSandbox, app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logged_in(sandbox, app, tmp_path / "creds.json")
+    monkeypatch.setenv("SANDBOX_TOKEN", "gho_not_a_token_the_sandbox_knows")
+    with pytest.raises(TokenRejected) as caught:
+        list(oauthdance.fetch("/user", provider="sandbox", creds=tmp_path / "creds.json"))
+    assert caught.value.hint is not None and "SANDBOX_TOKEN" in caught.value.hint
+    assert "auth.login" not in caught.value.hint
 
 
 def test_progress_line_shows_pages_items_and_rate_limit(creds: Path) -> None:

@@ -173,19 +173,18 @@ def run_invoke_process(
 
 
 def run_script(
-    name: str, creds: Path, provider: str = "sandbox"
+    name: str,
+    creds: Path,
+    provider: str | None = "sandbox",
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run one of the README's example scripts in `scripts/` against `creds`."""
+    """Run one of the README's example scripts in `scripts/` against `creds` (without
+    `--provider` when `provider` is None; `env` added to this process's environment)."""
+    named = [] if provider is None else ["--provider", provider]
     return subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / name),
-            "--provider",
-            provider,
-            "--creds",
-            str(creds),
-        ],
+        [sys.executable, str(ROOT / "scripts" / name), *named, "--creds", str(creds)],
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **(env or {})},
     )
