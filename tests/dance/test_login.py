@@ -391,3 +391,24 @@ def test_a_browser_can_start_with_a_display_or_a_browser_command() -> None:
     assert browser_can_start({"BROWSER": "/tmp/click.py"})
     assert browser_can_start({"BROWSER": "x", "SSH_TTY": "/dev/pts/1"})  # the user said so
     assert not browser_can_start({}) or sys.platform in ("darwin", "win32")
+
+
+def test_the_refusals_name_the_python_call_in_the_python_face() -> None:
+    with asking(Face.PYTHON):
+        with pytest.raises(ConfigError) as no_device:
+            decide_mode("device", client_for("spotify"), port=None, environ={}, kernel=True)
+        assert (
+            no_device.value.hint
+            == 'log in with `oauthdance.login("spotify", mode="paste")` instead'
+        )
+        with pytest.raises(ConfigError) as no_callback:
+            decide_mode(
+                "browser",
+                client_for(redirect_uri="https://app.example/cb"),
+                port=None,
+                environ={},
+                kernel=True,
+            )
+        hint = no_callback.value.hint or ""
+    assert 'oauthdance.configure("sandbox", redirect_uri="http://127.0.0.1:8765/callback")' in hint
+    assert 'oauthdance.login("sandbox", mode="paste")' in hint
