@@ -342,7 +342,9 @@ def log_in(target: Target, mode: str, timeout: float) -> flow.Verified:
             way = "paste"
     if app.auth_method != "none":
         app.require_secret()  # before the user approves, not after
-    return run_login(store, provider, user=user, timeout=timeout, paste=way == "paste")
+    return run_login(
+        store, provider, user=user, timeout=timeout, mode="paste" if way == "paste" else "auto"
+    )
 
 
 # -- the whole run -------------------------------------------------------------------------

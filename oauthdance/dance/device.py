@@ -11,8 +11,16 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from oauthdance.base.errors import DEVICE_ERROR_HINTS, ProviderError, advice, printable
+from oauthdance.base.advice import Command, Hint, setting
+from oauthdance.base.errors import (
+    DEVICE_ERROR_HINTS,
+    LoginTimeout,
+    ProviderError,
+    advice,
+    printable,
+)
 from oauthdance.dance import flow
+from oauthdance.dance.kernel import show_link
 from oauthdance.protocol.client import Client
 from oauthdance.protocol.oauth import DeviceCode, split_scopes
 from oauthdance.protocol.providers import Provider
@@ -59,6 +67,26 @@ def poll_for_token(
             ) from exc
 
 
+def deadline_sleep(
+    timeout: float, again: Command, sleep: Callable[[float], None] = time.sleep
+) -> Callable[[float], None]:
+    """A `sleep` for the polling that ends the wait at `timeout` seconds from now, with a
+    `LoginTimeout` that says to run `again` with a longer timeout."""
+    end = time.monotonic() + timeout
+
+    def deadline(seconds: float) -> None:
+        left = end - time.monotonic()
+        if left <= seconds:
+            sleep(max(left, 0))
+            raise LoginTimeout(
+                f"the code was not entered within {timeout:g} seconds",
+                Hint(f"run {{again}} again with a longer {setting('timeout')}", again=again),
+            )
+        sleep(seconds)
+
+    return deadline
+
+
 def device_login(
     creds: Store,
     provider: Provider,
@@ -77,12 +105,12 @@ def device_login(
     client = flow.current_client(creds, provider).require_client_id()
     scope = " ".join(split_scopes(scope)) if scope else client.scope
     code = endpoints.request_device_code(client, scope)
-    print(
-        f"Open {printable(code.verification_uri)} and enter the code: "
-        f"{printable(code.user_code, 40)}\n"
+    page = printable(code.verification_uri)
+    show_link(
+        f"Open {page} and enter the code: {printable(code.user_code, 40)}\n"
         f"(it expires in {code.expires_in // 60} minutes; polling every {code.interval} s)",
-        file=stderr,
-        flush=True,
+        page,
+        stderr,
     )
     if opener:
         opener(code.verification_uri)

@@ -1,4 +1,5 @@
-"""`auth.login`: the whole dance in one call — loopback callback, browser, or paste.
+"""`auth.login` and `oauthdance.login()`: the whole dance in one call — loopback callback
+and browser, paste, or the device flow; from a terminal or a Jupyter kernel.
 
 It runs the same steps as the separate tasks (url → code → exchange → verify), so every
 check they make applies here too. `--timeout` is a deadline whichever way the redirect
@@ -16,13 +17,28 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from oauthdance.base.advice import Command, Hint
-from oauthdance.base.errors import AuthorizationError, LoginTimeout
+from oauthdance.base.advice import Command, Hint, setting
+from oauthdance.base.errors import (
+    AuthorizationError,
+    ConfigError,
+    LoginTimeout,
+    UsageError,
+    printable,
+)
 from oauthdance.dance import flow
 from oauthdance.dance.callback import CallbackServer
+from oauthdance.dance.kernel import (
+    browser_elsewhere,
+    in_kernel,
+    read_in_kernel,
+    show_link,
+    where_phrase,
+)
+from oauthdance.protocol.client import DEFAULT_REDIRECT_URI, Client
 from oauthdance.protocol.providers import Provider
 from oauthdance.protocol.urls import is_loopback
 from oauthdance.store import Store
@@ -30,12 +46,12 @@ from oauthdance.store import Store
 DEFAULT_TIMEOUT = 300.0
 
 
-def is_remote_session(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+def is_remote_session(environ: Mapping[str, str] = os.environ) -> bool:
     """An SSH session: the browser runs elsewhere, so our loopback is not its loopback."""
     return any(environ.get(k) for k in ("SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"))
 
 
-def has_display(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
+def has_display(environ: Mapping[str, str] = os.environ) -> bool:
     """Can a browser window open here? (Linux needs an X or Wayland display.)"""
     if sys.platform in ("darwin", "win32"):
         return not is_remote_session(environ)
@@ -54,6 +70,106 @@ def open_browser(url: str) -> bool:
         return False
 
 
+def browser_can_start(environ: Mapping[str, str] | None = None) -> bool:
+    """Can `webbrowser` start a browser here? A display, or a BROWSER command to run (which
+    a test sets to a script that plays the click; over SSH, a browser of the remote side)."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("BROWSER")) or has_display(environ)
+
+
+def receivable(client: Client) -> bool:
+    """Can the redirect come back to this process? Only to plain http on loopback."""
+    return is_loopback(_host(client.redirect_uri)) and client.redirect_uri.startswith("http:")
+
+
+MODES = ("auto", "browser", "paste", "device")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How a login gets its redirect ("browser", "paste" or "device"), and why, in one
+    sentence shown before it starts."""
+
+    mode: str
+    why: str
+
+
+def decide_mode(
+    mode: str,
+    client: Client,
+    *,
+    port: int | None,
+    environ: Mapping[str, str],
+    kernel: bool,
+) -> Decision:
+    """What `mode` means for this client on this machine, and why (a pure function).
+
+    "auto" receives the redirect on a loopback callback unless none can arrive: a
+    redirect_uri that is not loopback http, an SSH session, or a Jupyter kernel whose
+    browser is elsewhere (`kernel.browser_elsewhere`) — then the user pastes it. An
+    explicit `port` means one was forwarded here, so the callback is used. The device flow
+    is never chosen (GitHub enables it per app), only offered.
+    """
+    provider = client.provider
+    login = Command("auth.login", provider.name)
+    paste = login.with_flags(paste=None)
+    if mode not in MODES:
+        raise UsageError(
+            f"mode {printable(mode, 40)!r} is not one of {', '.join(MODES)}",
+            Hint("run {login}, or {paste}", login=login, paste=paste),
+        )
+    if mode == "browser":
+        if not receivable(client):
+            raise ConfigError(
+                f"the redirect_uri {printable(client.redirect_uri)} is not http on loopback, "
+                "so the redirect cannot come back here",
+                Hint(
+                    "run {configure} to receive it here, or log in with {paste}",
+                    configure=Command("auth.configure", provider.name).with_flags(
+                        redirect_uri=DEFAULT_REDIRECT_URI
+                    ),
+                    paste=paste,
+                ),
+            )
+        return Decision("browser", "browser: as asked")
+    if mode == "paste":
+        return Decision("paste", "paste: as asked")
+    if mode == "device":
+        if not provider.device_url:
+            raise ConfigError(
+                f"{provider.name} has no device flow (no device authorization endpoint)",
+                Hint("log in with {paste} instead", paste=paste),
+            )
+        return Decision("device", "device: as asked")
+    if not receivable(client):
+        return Decision(
+            "paste",
+            f"paste: the redirect_uri {printable(client.redirect_uri)} is not http on "
+            "loopback, so the redirect cannot arrive here",
+        )
+    if port is None and kernel and (place := browser_elsewhere(environ)):
+        also = (
+            Hint(
+                "; {device} also works if the app has the device flow enabled",
+                device=Command("auth.device", provider.name),
+            ).render()
+            if provider.device_url
+            else ""
+        )
+        return Decision(
+            "paste",
+            f"paste: {where_phrase(place)}, so the browser cannot reach its loopback "
+            f"callback{also}",
+        )
+    if port is None and is_remote_session(environ):
+        return Decision(
+            "paste",
+            "paste: an SSH session cannot receive the redirect here (forward a port and "
+            f"give {setting('port', 'PORT')} to receive it)",
+        )
+    return Decision("browser", "browser: the redirect comes back to a callback on 127.0.0.1")
+
+
 def run_login(
     creds: Store,
     provider: Provider,
@@ -63,6 +179,7 @@ def run_login(
     port: int | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     browser: bool = True,
+    mode: str = "auto",
     paste: bool = False,
     stdin: TextIO | None = None,
     stderr: TextIO | None = None,
@@ -70,20 +187,39 @@ def run_login(
 ) -> flow.Verified:
     """Run the whole dance; return the verified owner.
 
-    The redirect comes to a one-shot server on 127.0.0.1, unless `paste` is asked for or no
-    callback can arrive here (the redirect_uri is not loopback, or this is an SSH session
-    without an explicit `port` forwarded to it): then the user pastes it on stdin. Either
-    way `timeout` is a deadline. However the login ends short of a token (an error, Ctrl-C,
-    SIGTERM, SIGHUP), its pending authorization — and PKCE verifier — is removed.
+    `mode` ("auto", "browser", "paste", "device") is decided by `decide_mode`, and an
+    "auto" decision is shown before the login starts. The redirect comes to a one-shot
+    server on 127.0.0.1, or the user pastes it: on stdin, or in a Jupyter kernel through
+    `input()` (ipykernel's stdin channel). `timeout` is a deadline for the callback, the
+    device flow and the paste on stdin; a paste in a kernel waits until the user answers
+    or interrupts (Jupyter cannot withdraw an input request). However the login ends
+    short of a token (an error, Ctrl-C or Jupyter's interrupt, SIGTERM, SIGHUP), its
+    pending authorization — and PKCE verifier — is removed. `paste=True` is `mode="paste"`
+    (what `steps.login` passes until it passes `mode`).
     """
+    if paste:
+        mode = "paste"
+    kernel = in_kernel()
+    paste_in_kernel = kernel and stdin is None  # a kernel's sys.stdin is not the user's
     stdin, stderr = stdin or sys.stdin, stderr or sys.stderr  # as they are now, not at import
     app = flow.current_client(creds, provider).require_client_id()
-    receivable = is_loopback(_host(app.redirect_uri)) and app.redirect_uri.startswith("http:")
-    if not paste and (not receivable or (is_remote_session() and port is None)):
-        paste = True
-        why = "an SSH session" if receivable else "a redirect_uri that is not loopback"
-        print(f"(paste mode: {why} cannot receive the redirect here)", file=stderr)
+    decision = decide_mode(mode, app, port=port, environ=os.environ, kernel=kernel)
+    if mode == "auto":
+        print(f"({decision.why})", file=stderr, flush=True)
     command = Command("auth.login", provider.name, user)
+    if decision.mode == "device":
+        from oauthdance.dance.device import deadline_sleep, device_login
+
+        return device_login(
+            creds,
+            provider,
+            scope=scope,
+            user=user,
+            stderr=stderr,
+            opener=opener if browser and browser_can_start() else None,
+            sleep=deadline_sleep(timeout, Command("auth.device", provider.name, user)),
+        )
+    paste = decision.mode == "paste"
     server: CallbackServer | None = None
     started: flow.Authorization | None = None
     with _Stopping() as stopping:
@@ -100,17 +236,19 @@ def run_login(
                     redirect_uri=server.redirect_uri if server else None,
                     extra_params={"login": user} if user else None,
                 )
-            print(f"Open this URL to authorize:\n\n  {started.url}\n", file=stderr, flush=True)
-            if browser and not paste and has_display() and not opener(started.url):
+            show_link(f"Open this URL to authorize:\n\n  {started.url}\n", started.url, stderr)
+            if browser and not paste and browser_can_start() and not opener(started.url):
                 print("(could not start a browser: open the URL above by hand)", file=stderr)
             if server:
                 print(
                     f"Waiting up to {timeout:g} s for the redirect on {server.redirect_uri} "
-                    "(Ctrl-C to cancel)...",
+                    f"({'interrupt the kernel' if kernel else 'Ctrl-C'} to cancel)...",
                     file=stderr,
                     flush=True,
                 )
                 redirect = server.wait(started.state, timeout, stderr)
+            elif paste_in_kernel:
+                redirect = _read_pasted_in_kernel(provider, command)
             else:
                 redirect = _read_pasted(stdin, stderr, timeout, command)
             url, code = (redirect, None) if "=" in redirect else (None, redirect)  # bare code
@@ -136,8 +274,10 @@ class Stopped(KeyboardInterrupt):
     on the way swallows it, and the task reports it as it reports Ctrl-C."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signum)
         self.signal_name = signal.Signals(signum).name
+        # What a notebook shows after Jupyter's interrupt: a sentence, not a signal number.
+        super().__init__(f"{self.signal_name}: the login was cancelled; nothing is left pending")
+        self.signum = signum
 
 
 class _Stopping:
@@ -200,8 +340,31 @@ def _read_pasted(stdin: TextIO, stderr: TextIO, timeout: float, command: Command
     if line is None:
         raise LoginTimeout(
             f"nothing was pasted within {timeout:g} seconds",
-            Hint("run {login} again with a longer --timeout", login=command),
+            Hint(f"run {{login}} again with a longer {setting('timeout')}", login=command),
         )
+    return _pasted(line, command)
+
+
+PASTE_PROMPT = "After approving, paste the address the browser shows (or just the code): "
+
+
+def _read_pasted_in_kernel(provider: Provider, command: Command) -> str:
+    """The paste in a Jupyter kernel: `input()`, answered in the notebook, no deadline."""
+    line = read_in_kernel(PASTE_PROMPT)
+    if line is None:
+        device = Command("auth.device", provider.name, command.user)
+        raise UsageError(
+            "this notebook's frontend cannot answer input(), so the address cannot be pasted",
+            Hint(
+                "log in with {device}, or in a terminal with {login}", device=device, login=command
+            )
+            if provider.device_url
+            else Hint("log in in a terminal with {login}", login=command),
+        )
+    return _pasted(line, command)
+
+
+def _pasted(line: str, command: Command) -> str:
     if not line.strip():
         raise AuthorizationError(
             "nothing was pasted",

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from oauthdance.base.errors import ProviderError
+from oauthdance.base.advice import Asked, Command, Face, asking
+from oauthdance.base.errors import LoginTimeout, ProviderError
 from oauthdance.dance import flow
-from oauthdance.dance.device import poll_for_token
+from oauthdance.dance.device import deadline_sleep, poll_for_token
 from oauthdance.net.endpoints import request_device_code
 from oauthdance.protocol.providers import get_provider
 from oauthdance.sandbox import App, RunningSandbox
@@ -120,3 +121,19 @@ def test_googles_verification_url_field_is_understood(
     )
     assert code.verification_uri == "https://www.google.com/device"
     assert code.expires_in == 1800
+
+
+def test_the_device_flow_ends_at_the_logins_deadline() -> None:
+    slept: list[float] = []
+    sleep = deadline_sleep(0.05, Command("auth.device", "sandbox"), slept.append)
+    sleep(0.01)  # within the deadline: slept as asked
+    with asking(Face.PYTHON):  # as the Python face runs it, and shows its errors
+        with pytest.raises(LoginTimeout) as caught:
+            sleep(5)  # past it: only what is left, then the timeout
+        hint = caught.value.hint
+    assert slept[0] == 0.01 and slept[1] <= 0.05
+    assert "not entered within 0.05 seconds" in caught.value.message
+    assert hint == (
+        f"run `{Command('auth.device', 'sandbox').text(Asked(Face.PYTHON))}` again with a "
+        "longer timeout"
+    )

@@ -1,5 +1,6 @@
 """`auth.login` end to end: loopback callback, paste, SSH, busy port, timeout, Ctrl-C; clients
-that idle or give up, deadlines in both modes, and cleanup after a failed exchange."""
+that idle or give up, deadlines in both modes, and cleanup after a failed exchange; and
+`decide_mode`, what each mode means on this machine (a kernel's browser elsewhere too)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import errno
 import io
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +16,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from oauthdance.base.advice import Asked, Command, Face, asking
+from oauthdance.base.errors import ConfigError, UsageError
 from oauthdance.dance import callback
+from oauthdance.dance.login import Decision, browser_can_start, decide_mode
+from oauthdance.protocol.client import Client
+from oauthdance.protocol.providers import get_provider
 from tests.support.invoking import run_invoke
 from tests.support.login import InvokeProcess, InvokeThread, creds_record, start_authorization
 from tests.support.sandbox import browser_approve
@@ -98,7 +105,7 @@ def test_paste_mode_accepts_a_bare_code(creds: Path) -> None:
 
 def test_ssh_session_falls_back_to_paste(creds: Path) -> None:
     running = login(creds, stdin=True, env={"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22"})
-    running.wait_for("paste mode: an SSH session")
+    running.wait_for("paste: an SSH session cannot receive the redirect here")
     location = browser_approve(running.authorize_url())
     running.send(location + "\n")
     code, _, stderr = running.finish()
@@ -274,3 +281,134 @@ def test_a_failed_exchange_removes_the_pending_authorization(creds: Path) -> Non
     assert code == 1 and "incorrect_client_credentials" in stderr
     assert "Traceback" not in stderr
     assert "pending" not in creds_record(creds)
+
+
+# -- decide_mode: what each mode means on this machine, and why ---------------------------
+
+
+def client_for(
+    provider: str = "sandbox", redirect_uri: str = "http://127.0.0.1:8765/callback"
+) -> Client:
+    return Client(get_provider(provider), "client-id", None, "none", redirect_uri, "repo")
+
+
+def decide(mode: str, client: Client | None = None, **kwargs) -> Decision:
+    given = {"port": None, "environ": {"DISPLAY": ":0"}, "kernel": False, **kwargs}
+    with asking(Face.INVOKE):
+        return decide_mode(mode, client or client_for(), **given)
+
+
+def test_auto_receives_the_redirect_on_loopback() -> None:
+    assert decide("auto").mode == "browser"
+    assert decide("auto", environ={}).mode == "browser"  # no display, not a kernel: as before
+    assert decide("auto", kernel=True).mode == "browser"  # a local kernel
+
+
+def test_auto_pastes_what_no_callback_can_receive() -> None:
+    decision = decide("auto", client_for(redirect_uri="https://app.example/callback"))
+    assert decision.mode == "paste" and "not http on loopback" in decision.why
+
+
+def test_auto_in_an_ssh_session_pastes_unless_a_port_was_forwarded() -> None:
+    ssh = {"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22", "DISPLAY": ":0"}
+    decision = decide("auto", environ=ssh)
+    assert decision.mode == "paste" and "an SSH session" in decision.why
+    assert "--port PORT" in decision.why
+    assert decide("auto", environ=ssh, port=8765).mode == "browser"
+
+
+def test_auto_in_a_remote_kernel_pastes_and_offers_the_device_flow() -> None:
+    decision = decide("auto", environ={"JUPYTERHUB_API_URL": "http://hub/api"}, kernel=True)
+    assert decision.mode == "paste"
+    assert decision.why == (
+        "paste: this kernel runs in JupyterHub, so the browser cannot reach its loopback "
+        "callback; `invoke auth.device -p sandbox` also works if the app has the device flow "
+        "enabled"
+    )
+    assert decide("auto", environ={"JUPYTERHUB_API_URL": "x"}, kernel=False).mode == "browser"
+
+
+def test_auto_in_a_kernel_with_no_display_pastes() -> None:
+    decision = decide("auto", environ={}, kernel=True)
+    if sys.platform.startswith("linux"):
+        assert decision.mode == "paste" and "this machine has no display" in decision.why
+    else:
+        assert decision.mode == "browser"
+
+
+def test_auto_offers_no_device_flow_the_provider_lacks() -> None:
+    client = client_for("spotify")
+    decision = decide("auto", client, environ={"COLAB_RELEASE_TAG": "r"}, kernel=True)
+    assert decision.mode == "paste" and "Colab" in decision.why and "device" not in decision.why
+
+
+def test_auto_never_chooses_the_device_flow() -> None:
+    for environ in ({}, {"SSH_TTY": "/dev/pts/0"}, {"CODESPACES": "true"}):
+        assert decide("auto", environ=environ, kernel=True).mode != "device"
+
+
+def test_explicit_modes_are_taken_as_asked() -> None:
+    remote = {"SSH_CONNECTION": "x"}
+    assert decide("browser", environ=remote, kernel=True).mode == "browser"
+    assert decide("paste").mode == "paste"
+    assert decide("device").mode == "device"
+
+
+def test_browser_mode_needs_a_loopback_redirect_uri() -> None:
+    with pytest.raises(ConfigError) as caught:
+        decide("browser", client_for(redirect_uri="https://app.example/callback"))
+    assert "not http on loopback" in caught.value.message
+    hint = caught.value.hint or ""
+    assert "invoke auth.configure -p sandbox --redirect-uri" in hint
+    assert "invoke auth.login -p sandbox --paste" in hint
+
+
+def test_device_mode_needs_a_device_endpoint() -> None:
+    with pytest.raises(ConfigError) as caught:
+        decide("device", client_for("spotify"))
+    assert caught.value.hint == "log in with `invoke auth.login -p spotify --paste` instead"
+
+
+def test_an_unknown_mode_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="'sideways' is not one of auto, browser, paste, device"):
+        decide("sideways")
+
+
+def test_the_decision_is_spelt_for_the_python_face() -> None:
+    with asking(Face.PYTHON):
+        decision = decide_mode(
+            "auto", client_for(), port=None, environ={"BINDER_SERVICE_HOST": "h"}, kernel=True
+        )
+    assert "this kernel runs in Binder" in decision.why
+    assert Command("auth.device", "sandbox").text(asked_python()) in decision.why
+
+
+def asked_python() -> Asked:
+    return Asked(Face.PYTHON)
+
+
+def test_a_browser_can_start_with_a_display_or_a_browser_command() -> None:
+    assert browser_can_start({"BROWSER": "/tmp/click.py"})
+    assert browser_can_start({"BROWSER": "x", "SSH_TTY": "/dev/pts/1"})  # the user said so
+    assert not browser_can_start({}) or sys.platform in ("darwin", "win32")
+
+
+def test_the_refusals_name_the_python_call_in_the_python_face() -> None:
+    with asking(Face.PYTHON):
+        with pytest.raises(ConfigError) as no_device:
+            decide_mode("device", client_for("spotify"), port=None, environ={}, kernel=True)
+        assert (
+            no_device.value.hint
+            == 'log in with `oauthdance.login("spotify", mode="paste")` instead'
+        )
+        with pytest.raises(ConfigError) as no_callback:
+            decide_mode(
+                "browser",
+                client_for(redirect_uri="https://app.example/cb"),
+                port=None,
+                environ={},
+                kernel=True,
+            )
+        hint = no_callback.value.hint or ""
+    assert 'oauthdance.configure("sandbox", redirect_uri="http://127.0.0.1:8765/callback")' in hint
+    assert 'oauthdance.login("sandbox", mode="paste")' in hint
