@@ -8,6 +8,8 @@ use so `import oauthdance` stays light:
 `dir(oauthdance)` lists them all; `help(oauthdance.login)` says what each takes.
 """
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 __all__ = [
     "Checked",
@@ -41,6 +43,41 @@ __all__ = [
     "use",
     "verify",
 ]
+
+
+if TYPE_CHECKING:  # type checkers and editors see the calls; at run time they load on use
+    from oauthdance.api import (
+        Checked,
+        CodeStored,
+        Configured,
+        Credentials,
+        Exchanged,
+        Identity,
+        LoggedOut,
+        NotLoggedIn,
+        OAuthDanceError,
+        Refreshed,
+        Revoked,
+        Status,
+        TokenRejected,
+        auth,
+        authorize_url,
+        check,
+        configure,
+        device,
+        exchange,
+        fetch,
+        login,
+        logout,
+        refresh,
+        revoke,
+        session,
+        status,
+        store_code,
+        token,
+        use,
+        verify,
+    )
 
 
 def __getattr__(name: str) -> object:

@@ -29,6 +29,7 @@ from oauthdance.base.errors import OAuthDanceError as OAuthDanceError
 from oauthdance.base.errors import TokenRejected as TokenRejected
 from oauthdance.base.errors import UsageError, python_face
 from oauthdance.dance import flow, steps
+from oauthdance.dance.login import MODES
 from oauthdance.dance.results import (
     Checked,
     CodeStored,
@@ -187,8 +188,6 @@ def fetch(
 
 # -- the steps of the dance, one call each (the tasks run the same `steps`) ---------------
 
-LOGIN_MODES = ("auto", "browser", "paste", "device")
-
 
 @python_face
 def configure(
@@ -292,23 +291,20 @@ def login(
     """Log in in one call (`auth.login`): `mode` "browser" (a loopback callback), "paste"
     (the address read with `input()`), "device", or "auto" — which says what it chose and
     why (see the README's "In a notebook")."""
-    if mode not in LOGIN_MODES:
+    if mode not in MODES:
         raise UsageError(
-            f"mode={mode!r} is not one of {', '.join(map(repr, LOGIN_MODES))}",
+            f"mode={mode!r} is not one of {', '.join(map(repr, MODES))}",
             f"pass {setting('mode', repr('auto'))} to let the login decide",
         )
     if port is not None and port not in range(65536):  # a str or a float is not in it
         raise UsageError(f"{setting('port', repr(port))} is not a port (0 to 65535)")
-    target = resolve_target(provider, user, creds)
-    if mode == "device":
-        return steps.device(target, scope=scope, browser=browser)
     return steps.login(
-        target,
+        resolve_target(provider, user, creds),
         scope=scope,
         port=port,
         timeout=float(timeout),
         browser=browser,
-        paste=mode == "paste",
+        mode=mode,
     )
 
 

@@ -180,7 +180,6 @@ def run_login(
     timeout: float = DEFAULT_TIMEOUT,
     browser: bool = True,
     mode: str = "auto",
-    paste: bool = False,
     stdin: TextIO | None = None,
     stderr: TextIO | None = None,
     opener: Callable[[str], bool] = open_browser,
@@ -194,11 +193,8 @@ def run_login(
     device flow and the paste on stdin; a paste in a kernel waits until the user answers
     or interrupts (Jupyter cannot withdraw an input request). However the login ends
     short of a token (an error, Ctrl-C or Jupyter's interrupt, SIGTERM, SIGHUP), its
-    pending authorization — and PKCE verifier — is removed. `paste=True` is `mode="paste"`
-    (what `steps.login` passes until it passes `mode`).
+    pending authorization — and PKCE verifier — is removed.
     """
-    if paste:
-        mode = "paste"
     kernel = in_kernel()
     paste_in_kernel = kernel and stdin is None  # a kernel's sys.stdin is not the user's
     stdin, stderr = stdin or sys.stdin, stderr or sys.stderr  # as they are now, not at import

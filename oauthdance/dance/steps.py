@@ -129,9 +129,10 @@ def login(
     port: int | None = None,
     timeout: float | None = None,
     browser: bool = True,
-    paste: bool = False,
+    mode: str = "auto",
 ) -> Identity:
-    """The whole dance in one call: browser and loopback callback, or paste."""
+    """The whole dance in one call: `mode` "browser" (a loopback callback), "paste",
+    "device", or "auto" (`login.decide_mode` says which, and why)."""
     from oauthdance.dance.login import DEFAULT_TIMEOUT, run_login
 
     result = run_login(
@@ -142,7 +143,7 @@ def login(
         port=port,
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         browser=browser,
-        paste=paste,
+        mode=mode,
     )
     return identity(target, result)
 
@@ -152,7 +153,7 @@ def device(target: Target, *, scope: str | None = None, browser: bool = True) ->
     from oauthdance.dance import login as browsing
     from oauthdance.dance.device import device_login
 
-    opener = browsing.open_browser if browser and browsing.has_display() else None
+    opener = browsing.open_browser if browser and browsing.browser_can_start() else None
     result = device_login(
         target.store, target.provider, scope=scope, user=target.user, opener=opener
     )

@@ -277,7 +277,7 @@ def login(
         port=whole_number("--port", port, 0, 65535),
         timeout=float(timeout),
         browser=not no_browser,
-        paste=paste,
+        mode="paste" if paste else "auto",
     )
     if user and identity.owner != user:
         warn(
