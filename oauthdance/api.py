@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oauthdance.base.advice import setting
 from oauthdance.base.errors import NotLoggedIn as NotLoggedIn  # `oauthdance.NotLoggedIn`, ...
@@ -188,6 +188,16 @@ def fetch(
 
 # -- the steps of the dance, one call each (the tasks run the same `steps`) ---------------
 
+R = TypeVar("R", Configured, Identity)
+
+
+def _warned(result: R) -> R:
+    """`result`, after warning what a task would print as `warning:` (at the caller's line:
+    past this function and `python_face`'s wrapper)."""
+    if result.warning:
+        warnings.warn(result.warning, stacklevel=4)
+    return result
+
 
 @python_face
 def configure(
@@ -206,7 +216,7 @@ def configure(
     """Record the app's client id, secret, callback URL and scope (`auth.configure`); what
     is not given comes from `<PROVIDER>_CLIENT_ID` / `_SECRET` in the environment or `.env`,
     else stays as stored."""
-    return steps.configure(
+    configured = steps.configure(
         resolve_target(provider, None, creds),
         client_id=client_id,
         client_secret=client_secret,
@@ -217,6 +227,7 @@ def configure(
         client_auth=client_auth,
         secret_in_env=secret_in_env,
     )
+    return _warned(configured)
 
 
 @python_face
@@ -238,7 +249,7 @@ def authorize_url(
         from oauthdance.dance.login import open_browser
 
         if not open_browser(started.url):
-            warnings.warn("could not open a browser: open the URL by hand", stacklevel=3)
+            warnings.warn("could not open a browser: open the URL by hand", stacklevel=4)
     return started.url
 
 
@@ -298,13 +309,15 @@ def login(
         )
     if port is not None and port not in range(65536):  # a str or a float is not in it
         raise UsageError(f"{setting('port', repr(port))} is not a port (0 to 65535)")
-    return steps.login(
-        resolve_target(provider, user, creds),
-        scope=scope,
-        port=port,
-        timeout=float(timeout),
-        browser=browser,
-        mode=mode,
+    return _warned(
+        steps.login(
+            resolve_target(provider, user, creds),
+            scope=scope,
+            port=port,
+            timeout=float(timeout),
+            browser=browser,
+            mode=mode,
+        )
     )
 
 
@@ -318,7 +331,9 @@ def device(
     browser: bool = True,
 ) -> Identity:
     """Log in with the device flow (`auth.device`): type a short code on another device."""
-    return steps.device(resolve_target(provider, user, creds), scope=scope, browser=browser)
+    return _warned(
+        steps.device(resolve_target(provider, user, creds), scope=scope, browser=browser)
+    )
 
 
 @python_face

@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from oauthdance.base.advice import setting
+
 
 class Result:
     """A step's answer: a frozen dataclass with `to_dict()`."""
@@ -43,6 +45,16 @@ class Configured(Result):
     creds: str
     auth_method: str  # how the client authenticates (none: a public client)
     secret_variable: str  # where the environment may hold the secret instead of the file
+
+    @property
+    def warning(self) -> str | None:
+        """What is still missing before a code can be exchanged, if anything."""
+        if self.client_secret or self.auth_method == "none":
+            return None
+        return (
+            f"no client secret yet: set {self.secret_variable} or pass "
+            f"{setting('client_secret')} before the code is exchanged"
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,17 @@ class Identity(Result):
     expires_at: str | None
     source: str
     creds: str
+    asked_for: str | None = None  # the owner the login named, if any
+
+    @property
+    def warning(self) -> str | None:
+        """A login that named one owner and was approved by another says so."""
+        if not self.asked_for or self.asked_for == self.owner:
+            return None
+        return (
+            f"asked for {self.asked_for}, but the account that approved is {self.owner}: the "
+            f"token is stored under {self.owner}"
+        )
 
     def _repr_html_(self) -> str:
         return _table(

@@ -145,7 +145,7 @@ def login(
         browser=browser,
         mode=mode,
     )
-    return identity(target, result)
+    return identity(target, result, asked_for=target.user)
 
 
 def device(target: Target, *, scope: str | None = None, browser: bool = True) -> Identity:
@@ -157,10 +157,10 @@ def device(target: Target, *, scope: str | None = None, browser: bool = True) ->
     result = device_login(
         target.store, target.provider, scope=scope, user=target.user, opener=opener
     )
-    return identity(target, result)
+    return identity(target, result, asked_for=target.user)
 
 
-def identity(target: Target, verified: flow.Verified) -> Identity:
+def identity(target: Target, verified: flow.Verified, asked_for: str | None = None) -> Identity:
     """A verified token as a result: its owner, scopes and expiry, the token masked."""
     return Identity(
         provider=target.provider.name,
@@ -171,6 +171,7 @@ def identity(target: Target, verified: flow.Verified) -> Identity:
         expires_at=verified.token.get("expires_at"),
         source=target.store.kind,
         creds=target.store.location,
+        asked_for=asked_for,
     )
 
 

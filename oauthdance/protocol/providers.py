@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oauthdance.base.advice import Command, Hint
+from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.base.errors import ConfigError
 from oauthdance.protocol.urls import is_secure
 
@@ -111,7 +111,7 @@ class Provider:
         if not is_secure(url):
             raise ConfigError(
                 f"provider {self.name!r}, field {field_name!r}: {url!r} {SECURE_URL_RULE}",
-                "fix the provider's entry (or the --host given to auth.configure)",
+                f"fix the provider's entry (or the {setting('host')} it was configured with)",
             )
         return url
 

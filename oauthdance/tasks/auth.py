@@ -66,11 +66,8 @@ def configure(
     for key in ("client_id", "redirect_uri", "scope"):
         say(f"  {key}: {getattr(app, key)}")
     say(f"  client_secret: {app.client_secret or '(none)'} (from {app.secret_source})")
-    if not app.client_secret and app.auth_method != "none":
-        warn(
-            f"no client secret yet: set {app.secret_variable} or pass "
-            "--client-secret before auth.exchange"
-        )
+    if app.warning:
+        warn(app.warning)
     say(f"next: {Command('auth.url', app.provider).text()}")
 
 
@@ -279,11 +276,8 @@ def login(
         browser=not no_browser,
         mode="paste" if paste else "auto",
     )
-    if user and identity.owner != user:
-        warn(
-            f"asked for {user}, but the account that approved is {identity.owner}: the token "
-            f"is stored under {identity.owner}"
-        )
+    if identity.warning:
+        warn(identity.warning)
     _print_logged_in(identity, json)
 
 

@@ -82,7 +82,9 @@ SHELL_WHICH_STATE = "next: pass --state (one of: "
 def prepare(pending: int) -> bytes:
     """alt.json with the sandbox's app configured and `pending` authorizations started
     (no server is needed: nothing is sent before the code is exchanged); its bytes."""
-    oauthdance.configure("sandbox", creds=CREDS, client_id="abc", host="127.0.0.1:9")
+    oauthdance.configure(
+        "sandbox", creds=CREDS, client_id="abc", client_secret="s3cret", host="127.0.0.1:9"
+    )
     for _ in range(pending):
         oauthdance.authorize_url("sandbox", creds=CREDS)
     return Path(CREDS).read_bytes()

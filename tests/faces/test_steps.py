@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -289,10 +290,28 @@ def test_login_refuses_a_bad_mode_or_port_before_touching_the_file(
     tmp_path: Path, options: dict[str, Any], named: str
 ) -> None:
     path = tmp_path / "creds.json"
-    oauthdance.configure("sandbox", creds=path, client_id="abc", host="127.0.0.1:9")
+    oauthdance.configure(
+        "sandbox", creds=path, client_id="abc", client_secret="s3cret", host="127.0.0.1:9"
+    )
     before = path.read_bytes()
     with pytest.raises(UsageError) as caught:
         oauthdance.login("sandbox", creds=path, timeout=1, **options)
     assert named in caught.value.message and "--" not in (caught.value.hint or "")
     assert caught.value.exit_code == 2
     assert path.read_bytes() == before  # no pending authorization, nothing written
+
+
+def test_what_a_task_warns_about_the_python_call_warns_at_the_callers_line(
+    tmp_path: Path,
+) -> None:
+    """No secret yet: `auth.configure` prints `warning:`, `configure()` warns, naming the
+    option as a Python caller passes it, at the line that called it."""
+    path = tmp_path / "creds.json"
+    with pytest.warns(UserWarning, match=r"no client secret yet: .* pass client_secret ") as seen:
+        configured = oauthdance.configure(
+            "sandbox", creds=path, client_id="abc", host="127.0.0.1:9"
+        )
+    assert seen[0].filename == __file__ and configured.client_secret == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a public client needs no secret: no warning
+        oauthdance.configure("sandbox", creds=path, client_auth="none")
