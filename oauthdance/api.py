@@ -188,14 +188,14 @@ def fetch(
 
 # -- the steps of the dance, one call each (the tasks run the same `steps`) ---------------
 
-R = TypeVar("R", Configured, Identity)
+R = TypeVar("R", Configured, Identity, LoggedOut, Status)
 
 
 def _warned(result: R) -> R:
     """`result`, after warning what a task would print as `warning:` (at the caller's line:
     past this function and `python_face`'s wrapper)."""
-    if result.warning:
-        warnings.warn(result.warning, stacklevel=4)
+    for warning in result.warnings:
+        warnings.warn(warning, stacklevel=4)
     return result
 
 
@@ -249,7 +249,7 @@ def authorize_url(
         from oauthdance.dance.login import open_browser
 
         if not open_browser(started.url):
-            warnings.warn("could not open a browser: open the URL by hand", stacklevel=4)
+            warnings.warn("could not open a browser: open the URL by hand", stacklevel=3)
     return started.url
 
 
@@ -284,7 +284,10 @@ def verify(
     provider: str | None = None, user: str | None = None, creds: CredsArgument = None
 ) -> list[Identity]:
     """Ask the provider whose each new token (or `user`'s) is, and keep it so (`auth.verify`)."""
-    return steps.verify(resolve_target(provider, user, creds))
+    identities = steps.verify(resolve_target(provider, user, creds))
+    for identity in identities:  # a loop, not a comprehension: no frame of its own
+        _warned(identity)
+    return identities
 
 
 @python_face
@@ -365,7 +368,7 @@ def logout(
     provider: str | None = None, user: str | None = None, creds: CredsArgument = None
 ) -> LoggedOut:
     """Remove the token here only (`auth.logout`); it works at the provider until revoked."""
-    return steps.logout(resolve_target(provider, user, creds))
+    return _warned(steps.logout(resolve_target(provider, user, creds)))
 
 
 @python_face
@@ -380,4 +383,4 @@ def status(
 ) -> Status:
     """What the store holds, every secret masked (`auth.status`): all providers unless
     one is named. Shows as a table in a notebook."""
-    return steps.status(resolve_target(None, None, creds), provider, user)
+    return _warned(steps.status(resolve_target(None, None, creds), provider, user))

@@ -87,10 +87,16 @@ def context_asking(now: Asked) -> contextvars.Context:
     return context
 
 
-def setting(name: str, value: str | None = None, now: Asked | None = None) -> str:
+def setting(
+    name: str, value: str | None = None, now: Asked | None = None, *, text: bool = False
+) -> str:
     """An option as the face in use names it: `--max-pages 0` in a shell, `max_pages=0` in
-    Python (`name` as Python spells it; `value` already shown as the user would type it)."""
-    if (now or asked()).face is Face.PYTHON:
+    Python (`name` as Python spells it; `value` shown as the user would type it, or, with
+    `text`, a string the face quotes: `user="alice"`, `--user alice`)."""
+    python = (now or asked()).face is Face.PYTHON
+    if value is not None and text and value != PLACEHOLDER:
+        value = _py(value) if python else shlex.quote(value)
+    if python:
         return name if value is None else f"{name}={value}"
     flag = "--" + name.replace("_", "-")
     return flag if value is None else f"{flag} {value}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from oauthdance.base.advice import Command, Hint, setting
+from oauthdance.base.advice import PLACEHOLDER, Command, Hint, setting
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -103,7 +103,7 @@ def configure(
     if not client_id:
         raise ConfigError(
             f"no client_id for {provider.name!r}",
-            f"pass {setting('client_id', '...')} (from the app's settings page) or set "
+            f"pass {setting('client_id', PLACEHOLDER)} (from the app's settings page) or set "
             f"{prefix}_CLIENT_ID",
         )
     redirect_uri = oauth.check_redirect_uri(provider, wanted.redirect_uri.strip())
@@ -207,7 +207,7 @@ def store_code(
     )
     if bool(code) == bool(url):
         raise AuthorizationError(
-            "give either --code or --url",
+            "give either --code or --url" if code and url else "nothing was given to store",
             Hint("e.g. {code}", code=paste.with_flags(url="http://...?code=..")),
         )
     api = current_client(creds, provider).provider
@@ -273,10 +273,11 @@ def _state_mismatch(
             ),
         )
     return StateMismatch(
-        f"the redirect's state {shown!r} does not match --state {printable(wanted, 40)!r}",
+        f"the redirect's state {shown!r} does not match {setting('state')} "
+        f"{printable(wanted, 40)!r}",
         Hint(
-            "paste the redirect of the authorization --state names, or drop --state to match "
-            "the redirect by its own: {code}",
+            f"paste the redirect of the authorization {setting('state')} names, or drop "
+            f"{setting('state')} to match the redirect by its own: {{code}}",
             code=Command("auth.code", provider.name).with_flags(url="<the redirect URL>"),
         ),
     )
@@ -286,9 +287,13 @@ def _pick_pending(
     pending: dict[str, Any], state: str | None, provider: str, *, want_code: bool
 ) -> str:
     if state:
-        if state not in pending:
+        if state in pending:
+            return state
+        # The first characters, as the "which one?" hint below shows them, name one too.
+        named = [s for s in pending if len(state) >= 8 and s.startswith(state)]
+        if len(named) != 1:
             raise _unknown_state(state, provider)
-        return state
+        return named[0]
     candidates = [s for s, entry in pending.items() if bool(entry.get("code")) == want_code]
     if len(candidates) == 1:
         return candidates[0]
@@ -304,7 +309,8 @@ def _pick_pending(
         )
     raise AuthorizationError(
         f"{len(candidates)} {provider} authorizations are pending; which one is meant?",
-        f"pass {setting('state')} (one of: " + ", ".join(s[:8] + "..." for s in candidates) + ")",
+        f"pass {setting('state')} with one of them, or its first 8 characters: "
+        + ", ".join(setting("state", s[:8], text=True) for s in candidates),
     )
 
 
@@ -545,7 +551,7 @@ def verify_token(
         if not waiting and verified.owner != key:
             raise AuthorizationError(
                 f"the token stored for {key!r} belongs to {verified.owner!r}",
-                f"log in again as {key}, or use {setting('user', verified.owner)}",
+                f"log in again as {key}, or use {setting('user', verified.owner, text=True)}",
             )
         results.append(verified)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from oauthdance.base.advice import Command, Hint, setting
+from oauthdance.base.advice import PLACEHOLDER, Command, Hint, setting
 from oauthdance.base.errors import (
     AuthorizationError,
     ConfigError,
@@ -165,7 +165,7 @@ def decide_mode(
         return Decision(
             "paste",
             "paste: an SSH session cannot receive the redirect here (forward a port and "
-            f"give {setting('port', 'PORT')} to receive it)",
+            f"give {setting('port', PLACEHOLDER)} to receive it)",
         )
     return Decision("browser", "browser: the redirect comes back to a callback on 127.0.0.1")
 

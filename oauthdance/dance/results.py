@@ -14,11 +14,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oauthdance.base.advice import setting
-
 
 class Result:
-    """A step's answer: a frozen dataclass with `to_dict()`."""
+    """A step's answer: a frozen dataclass with `to_dict()`. `warnings` are what a task
+    prints as `warning:` and a Python call warns, spelt for the face that ran the step."""
+
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]  # every subclass is a dataclass
@@ -45,16 +46,7 @@ class Configured(Result):
     creds: str
     auth_method: str  # how the client authenticates (none: a public client)
     secret_variable: str  # where the environment may hold the secret instead of the file
-
-    @property
-    def warning(self) -> str | None:
-        """What is still missing before a code can be exchanged, if anything."""
-        if self.client_secret or self.auth_method == "none":
-            return None
-        return (
-            f"no client secret yet: set {self.secret_variable} or pass "
-            f"{setting('client_secret')} before the code is exchanged"
-        )
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,17 +81,7 @@ class Identity(Result):
     expires_at: str | None
     source: str
     creds: str
-    asked_for: str | None = None  # the owner the login named, if any
-
-    @property
-    def warning(self) -> str | None:
-        """A login that named one owner and was approved by another says so."""
-        if not self.asked_for or self.asked_for == self.owner:
-            return None
-        return (
-            f"asked for {self.asked_for}, but the account that approved is {self.owner}: the "
-            f"token is stored under {self.owner}"
-        )
+    warnings: tuple[str, ...] = ()
 
     def _repr_html_(self) -> str:
         return _table(
@@ -154,6 +136,7 @@ class LoggedOut(Result):
     provider: str
     owner: str
     creds: str
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -194,6 +177,7 @@ class Status(Result):
 
     creds: str
     rows: tuple[StatusRow, ...]
+    warnings: tuple[str, ...] = ()
 
     def __iter__(self) -> Iterator[StatusRow]:
         return iter(self.rows)

@@ -7,6 +7,7 @@ target comes as keyword arguments named as the task's flags.
 
 from __future__ import annotations
 
+from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.dance import flow
 from oauthdance.dance.results import (
     Checked,
@@ -62,6 +63,7 @@ def configure(
         host=host,
         store_secret=not secret_in_env,
     )
+    secret_variable = f"{app.provider.env_prefix}_CLIENT_SECRET"
     return Configured(
         provider=app.provider.name,
         client_id=app.client_id,
@@ -71,7 +73,15 @@ def configure(
         scope=app.scope,
         creds=store.location,
         auth_method=app.auth_method,
-        secret_variable=f"{app.provider.env_prefix}_CLIENT_SECRET",
+        secret_variable=secret_variable,
+        warnings=(
+            ()
+            if app.client_secret or app.auth_method == "none"
+            else (
+                f"no client secret yet: set {secret_variable} or pass "
+                f"{setting('client_secret')} before the code is exchanged",
+            )
+        ),
     )
 
 
@@ -161,7 +171,19 @@ def device(target: Target, *, scope: str | None = None, browser: bool = True) ->
 
 
 def identity(target: Target, verified: flow.Verified, asked_for: str | None = None) -> Identity:
-    """A verified token as a result: its owner, scopes and expiry, the token masked."""
+    """A verified token as a result: its owner, scopes and expiry, the token masked; what
+    the person should know (fewer scopes than asked; another account than `asked_for`)."""
+    warnings = []
+    if verified.missing_scopes:
+        warnings.append(
+            f"{verified.owner} granted fewer scopes than asked: missing "
+            f"{', '.join(verified.missing_scopes)}"
+        )
+    if asked_for and asked_for != verified.owner:
+        warnings.append(
+            f"asked for {asked_for}, but the account that approved is {verified.owner}: the "
+            f"token is stored under {verified.owner}"
+        )
     return Identity(
         provider=target.provider.name,
         owner=verified.owner,
@@ -171,7 +193,7 @@ def identity(target: Target, verified: flow.Verified, asked_for: str | None = No
         expires_at=verified.token.get("expires_at"),
         source=target.store.kind,
         creds=target.store.location,
-        asked_for=asked_for,
+        warnings=tuple(warnings),
     )
 
 
@@ -216,7 +238,12 @@ def logout(target: Target) -> LoggedOut:
     store, provider = target.store, target.provider
     owner = pick_owner(store.record(provider.name), target.user, provider.name)
     forget_token(store, provider, owner)
-    return LoggedOut(provider.name, owner, store.location)
+    still = Hint(
+        "the token still works at the provider until it is revoked: revoke it in the "
+        "provider's settings (use {revoke} instead of logout next time)",
+        revoke=Command("auth.revoke"),
+    )
+    return LoggedOut(provider.name, owner, store.location, (still.render(),))
 
 
 def use(target: Target, owner: str) -> str:
@@ -240,7 +267,13 @@ def status(target: Target, provider: str | None = None, user: str | None = None)
         for row in status_rows(store, providers)
         if (not provider or row.provider == provider) and (not user or row.owner == user)
     ]
-    return Status(store.location, tuple(rows))
+    shadows = sorted({(row.provider, row.shadowed_by) for row in rows if row.shadowed_by})
+    warnings = tuple(
+        f"{name}: a token in the {shadow} shadows the stored ones for data tasks and the "
+        f"Python API (pass {setting('user')} to use a stored one)"
+        for name, shadow in shadows
+    )
+    return Status(store.location, tuple(rows), warnings)
 
 
 def _instant(epoch: int | None) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
+from oauthdance.base.advice import Face, asked, setting
 from oauthdance.base.errors import ProviderError, RateLimited
 from oauthdance.paging.options import LONGEST_WAIT
 from oauthdance.paging.progress import Progress
@@ -84,7 +85,7 @@ class RateGate:
             raise ProviderError(
                 "secondary_rate_limit",
                 "the provider keeps refusing: too many requests",
-                "wait a few minutes, or use fewer --workers",
+                f"wait a few minutes, or use fewer {setting('workers')}",
             )
         backoff = min(SECONDARY_MIN_WAIT * 2 ** (hits - 1), SECONDARY_MAX_WAIT)
         self._close(self.clock() + (backoff if retry_after is None else retry_after), False)
@@ -143,11 +144,17 @@ class RateGate:
         """Stopping at a limit rather than waiting for it: why, and when to run it again."""
         kind = "the rate limit is spent" if primary else "a secondary rate limit applies"
         if not self.wait:
-            why, instead = "", "drop --no-wait to wait for it"
+            why, instead = "", f"drop {_no_wait()} to wait for it"
         else:
-            why, instead = f", longer than --max-wait {self.max_wait:g} s", "raise --max-wait"
+            limit = setting("max_wait", f"{self.max_wait:g}")
+            why, instead = f", longer than {limit} s", f"raise {setting('max_wait')}"
         return RateLimited(
             f"{kind}; it resets at {stamp} (in {left:.0f} s){why}",
             f"run the same command again after {stamp}, or {instead}",
             until,
         )
+
+
+def _no_wait() -> str:
+    """The switch that stops at a spent limit, as the face in use spells it."""
+    return setting("wait", "False") if asked().face is Face.PYTHON else "--no-wait"

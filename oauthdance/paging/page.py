@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from oauthdance.base.advice import setting
 from oauthdance.base.errors import NetworkError, UsageError, printable
 
 PER_PAGE = 100
@@ -117,7 +118,8 @@ class Following:
                 raise NetworkError(
                     f"the next-page link of {printable(page_url)} points back to a page "
                     "already fetched",
-                    "the provider's pagination is broken; use --max-pages to stop earlier",
+                    f"the provider's pagination is broken; use {setting('max_pages')} to stop "
+                    "earlier",
                 )
             seen.add(links["next"])
             count += 1
@@ -127,8 +129,9 @@ class Following:
     def _too_many(self, why: str) -> UsageError:
         return UsageError(
             f"{printable(urlsplit(self.url).path)} has more than {self.page_limit:,} pages "
-            f"(--page-limit): {why}",
-            "fetch the first N pages with --max-pages N, or raise --page-limit",
+            f"({setting('page_limit')}): {why}",
+            f"fetch the first N pages with {setting('max_pages', 'N')}, or raise "
+            f"{setting('page_limit')}",
         )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
-from oauthdance.base.advice import Hint
+from oauthdance.base.advice import Hint, setting
 from oauthdance.base.errors import (
     REDIRECT_ERROR_HINTS,
     AuthorizationDenied,
@@ -95,7 +95,7 @@ def check_redirect_uri(provider: Provider, uri: str) -> str:
         return uri
     raise AuthorizationError(
         f"redirect_uri {uri!r} must be https://..., or http:// on 127.0.0.1, [::1] or localhost",
-        "pass e.g. --redirect-uri http://127.0.0.1:8765/callback",
+        "pass e.g. " + setting("redirect_uri", "http://127.0.0.1:8765/callback", text=True),
     )
 
 

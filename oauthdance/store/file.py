@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from oauthdance.base.advice import setting
 from oauthdance.base.atomic import write_private
 from oauthdance.base.errors import CredentialsFileError
 from oauthdance.store.base import Change, RefreshTurn, Store, T, apply_change
@@ -122,7 +123,7 @@ class CredentialsFile(Store):
             raise CredentialsFileError(
                 f"cannot write {self.path}: {exc.strerror or exc}",
                 "check that its folder exists and is writable by you (it was not changed), "
-                "or point --creds at another file",
+                f"or point {setting('creds')} at another file",
             ) from exc
 
     def _parse_raw(self) -> dict[str, Any]:
@@ -169,7 +170,8 @@ class CredentialsFile(Store):
     def _corrupt(self, what: str) -> CredentialsFileError:
         return CredentialsFileError(
             f"{self.path} {what}",
-            "fix the file by hand (it was not changed), or point --creds at another file",
+            f"fix the file by hand (it was not changed), or point {setting('creds')} at "
+            "another file",
         )
 
     def _write(self, data: dict[str, Any]) -> None:

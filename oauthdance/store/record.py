@@ -137,7 +137,7 @@ def pick_owner(record: Record, user: str | None, provider: str) -> str:
             f"several {provider} owners are stored ({', '.join(sorted(tokens))}) and none is "
             "the default",
             Hint(
-                f"pass {setting('user', 'NAME')}, or make one the default: {{use}}",
+                f"pass {setting('user', 'NAME', text=True)}, or make one the default: {{use}}",
                 use=Command("auth.use", provider=provider, user="NAME"),
             ),
         )

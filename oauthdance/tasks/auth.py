@@ -11,7 +11,7 @@ from invoke import Context
 from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import TokenRejected, UsageError
 from oauthdance.dance import steps
-from oauthdance.dance.results import Identity
+from oauthdance.dance.results import Identity, Result
 from oauthdance.tasks.common import cli_task, say, target, warn
 from oauthdance.tasks.options import whole_number
 
@@ -66,8 +66,7 @@ def configure(
     for key in ("client_id", "redirect_uri", "scope"):
         say(f"  {key}: {getattr(app, key)}")
     say(f"  client_secret: {app.client_secret or '(none)'} (from {app.secret_source})")
-    if app.warning:
-        warn(app.warning)
+    _warn(app)
     say(f"next: {Command('auth.url', app.provider).text()}")
 
 
@@ -155,7 +154,7 @@ def verify(
     """Use the token: ask the provider whose it is and which scopes it has."""
     identities = steps.verify(target(c, provider, user, creds))
     for identity in identities:
-        _warn_missing_scopes(identity)
+        _warn(identity)
     if json:
         _print_json([_identity_row(identity) for identity in identities])
         return
@@ -176,11 +175,7 @@ def status(
 ) -> None:
     """Show providers, owners, scopes, expiry and token sources (masked); changes nothing."""
     found = steps.status(target(c, None, None, creds), provider, user)
-    for name, shadow in sorted({(r.provider, r.shadowed_by) for r in found if r.shadowed_by}):
-        warn(
-            f"{name}: a token in the {shadow} shadows the stored ones for data tasks and the "
-            "Python API (pass --user to use a stored one)"
-        )
+    _warn(found)
     if json:
         _print_json([row.to_dict() for row in found])
         return
@@ -219,12 +214,9 @@ def token(
     print(find_token(aim.store, aim.provider, aim.user).access_token)
 
 
-def _warn_missing_scopes(identity: Identity) -> None:
-    if identity.missing_scopes:
-        warn(
-            f"{identity.owner} granted fewer scopes than asked: missing "
-            f"{', '.join(identity.missing_scopes)}"
-        )
+def _warn(result: Result) -> None:
+    for warning in result.warnings:
+        warn(warning)
 
 
 def _identity_row(identity: Identity) -> dict[str, Any]:
@@ -237,7 +229,7 @@ def _identity_row(identity: Identity) -> dict[str, Any]:
 
 
 def _print_logged_in(identity: Identity, json: bool) -> None:
-    _warn_missing_scopes(identity)
+    _warn(identity)
     if json:
         _print_json(_identity_row(identity))
     else:
@@ -276,8 +268,6 @@ def login(
         browser=not no_browser,
         mode="paste" if paste else "auto",
     )
-    if identity.warning:
-        warn(identity.warning)
     _print_logged_in(identity, json)
 
 
@@ -372,11 +362,7 @@ def logout(
     """Remove the token here only; it keeps working at the provider until revoked."""
     gone = steps.logout(target(c, provider, user, creds))
     say(f"removed the {gone.provider} token of {gone.owner} from {gone.creds}")
-    revoke = Command("auth.revoke")
-    warn(
-        "the token still works at the provider until it is revoked: revoke it in the "
-        f"provider's settings (use {revoke} instead of logout next time)"
-    )
+    _warn(gone)
 
 
 @cli_task(user="the owner to make the default (required)")

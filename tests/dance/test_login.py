@@ -313,7 +313,7 @@ def test_auto_in_an_ssh_session_pastes_unless_a_port_was_forwarded() -> None:
     ssh = {"SSH_CONNECTION": "10.0.0.1 5 10.0.0.2 22", "DISPLAY": ":0"}
     decision = decide("auto", environ=ssh)
     assert decision.mode == "paste" and "an SSH session" in decision.why
-    assert "--port PORT" in decision.why
+    assert "--port ..." in decision.why
     assert decide("auto", environ=ssh, port=8765).mode == "browser"
 
 

@@ -198,8 +198,10 @@ def test_every_step_answers_typed_and_stores_what_the_tasks_store(
 
     # logout (here only) and revoke (at the provider too)
     raw = {owner: t["access_token"] for owner, t in stored(py)["sandbox"]["tokens"].items()}
-    gone = oauthdance.logout("sandbox", "hubot", py)
-    assert gone == LoggedOut("sandbox", "hubot", str(py))
+    with pytest.warns(UserWarning, match="still works at the provider until it is revoked"):
+        gone = oauthdance.logout("sandbox", "hubot", py)
+    assert dataclasses.replace(gone, warnings=()) == LoggedOut("sandbox", "hubot", str(py))
+    assert 'use `oauthdance.revoke("sandbox", user="hubot", creds=' in gone.warnings[0]
     assert sandbox.model.token_for(raw["hubot"])  # still works at the provider
     revoked = oauthdance.revoke("sandbox", "octocat", py)
     assert revoked == Revoked("sandbox", "octocat", already_invalid=False)
@@ -252,7 +254,7 @@ def test_status_with_nothing_stored_then_an_app_without_a_token(
 ) -> None:
     empty = oauthdance.status(creds=tmp_path / "creds.json")
     assert isinstance(empty, Status) and len(empty) == 0 and not empty and list(empty) == []
-    assert empty.to_dict() == {"creds": str(tmp_path / "creds.json"), "rows": []}
+    assert empty.to_dict() == {"creds": str(tmp_path / "creds.json"), "rows": [], "warnings": []}
     assert "nothing stored" in empty._repr_html_()
     configure(sandbox, app, tmp_path / "creds.json")
     (row,) = oauthdance.status(creds=tmp_path / "creds.json")
@@ -315,3 +317,22 @@ def test_what_a_task_warns_about_the_python_call_warns_at_the_callers_line(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a public client needs no secret: no warning
         oauthdance.configure("sandbox", creds=path, client_auth="none")
+
+
+def test_a_state_is_named_by_its_first_characters_as_the_hint_shows_them(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    """Two authorizations wait: the "which one?" hint shows each state's first 8
+    characters, and those 8 name it."""
+    path = tmp_path / "creds.json"
+    configure(sandbox, app, path)
+    first = oauthdance.authorize_url("sandbox", creds=path)
+    oauthdance.authorize_url("sandbox", creds=path)
+    code = parse_qs(urlsplit(approve(first)).query)["code"][0]
+    state = parse_qs(urlsplit(first).query)["state"][0]
+    with pytest.raises(oauthdance.OAuthDanceError) as caught:
+        oauthdance.store_code(code, provider="sandbox", creds=path)
+    assert f'state="{state[:8]}"' in (caught.value.hint or "")
+    assert oauthdance.store_code(code, state[:8], "sandbox", creds=path).state == state
+    with pytest.raises(oauthdance.OAuthDanceError, match="is not one of the pending"):
+        oauthdance.store_code(code, state[:7], "sandbox", creds=path)  # too short to name one
