@@ -1,7 +1,8 @@
 """The login in a real Jupyter kernel (ipykernel, driven as a frontend drives it): the
-paste through the kernel's stdin channel, what "auto" decides there, the device flow, the
-browser's click played by a BROWSER script, Jupyter's interrupt during the wait, and the
-example notebooks run top to bottom against the sandbox.
+paste through the kernel's stdin channel (and Jupyter's interrupt at its prompt), what
+"auto" decides there, the device flow, the browser's click played by a BROWSER script,
+Jupyter's interrupt during the callback's wait, and the example notebooks run top to
+bottom against the sandbox.
 
 Kernels are few (each costs about a second): one without a browser for the paste, auto
 and device logins, one with BROWSER set for the browser and the interrupt, and one per
@@ -136,6 +137,30 @@ def test_a_frontend_that_cannot_answer_input_gets_advice_not_a_hang(
     assert "cannot answer input()" in shown.error.evalue
     assert "oauthdance.device(" in shown.error.evalue  # the hint, as the Python call
     assert "pending" not in creds_record(creds)
+
+
+def test_an_interrupt_at_the_paste_prompt_leaves_nothing_pending(
+    headless: Kernel, creds: Path
+) -> None:
+    """The paste in a kernel has no deadline (Jupyter cannot withdraw an input request):
+    Jupyter's interrupt is how the user cancels it, and the login's cleanup runs."""
+    interrupted: list[str] = []
+
+    def interrupt_instead_of_answering(prompt: str) -> None:
+        assert "pending" in creds_record(creds)  # the authorization the prompt waits on
+        interrupted.append(prompt)
+        headless.interrupt()
+
+    shown = headless.run(login_code(creds, mode="paste"), interrupt_instead_of_answering)
+    assert interrupted and "paste the address" in interrupted[0], shown.text
+    # ipykernel's input() catches the interrupt (our Stopped) and raises its own
+    # KeyboardInterrupt in its place; run_login's finally block runs all the same.
+    assert shown.error is not None, shown.text
+    assert (shown.error.ename, shown.error.evalue) == ("KeyboardInterrupt", "Interrupted by user")
+    assert "pending" not in creds_record(creds)
+    assert not creds_record(creds).get("tokens")
+    after = headless.run("print('still here')")  # the kernel lives on
+    assert after.text == "still here\n"
 
 
 def test_auto_in_a_kernel_without_a_display_pastes_and_says_why(

@@ -79,7 +79,7 @@ class Kernel:
     def run(
         self,
         code: str,
-        on_input: Callable[[str], str] | None = None,
+        on_input: Callable[[str], str | None] | None = None,
         on_output: Callable[[str], None] | None = None,
         timeout: float = CELL_TIMEOUT,
         allow_stdin: bool = True,
@@ -88,7 +88,8 @@ class Kernel:
 
         Each piece of output is given to `on_output` as it arrives (the test may act on it
         while the cell still runs: approve a link, interrupt); an `input()` is answered
-        with `on_input(prompt)` (a cell that asks without `on_input` fails the test).
+        with `on_input(prompt)` (a cell that asks without `on_input` fails the test); an
+        `on_input` that returns None sends no answer (the user who interrupts instead).
         `allow_stdin=False` is a frontend that cannot answer `input()` (nbclient's default).
         """
         shown = Shown()
@@ -110,7 +111,7 @@ class Kernel:
                 return shown
 
     def _answer_input(
-        self, msg_id: str, shown: Shown, on_input: Callable[[str], str] | None
+        self, msg_id: str, shown: Shown, on_input: Callable[[str], str | None] | None
     ) -> None:
         if not self.client.stdin_channel.msg_ready():
             return
@@ -121,7 +122,9 @@ class Kernel:
         shown.prompts.append(prompt)
         if on_input is None:
             raise AssertionError(f"the cell asked for input ({prompt!r}) and no answer was set")
-        self.client.input(on_input(prompt))
+        answer = on_input(prompt)
+        if answer is not None:
+            self.client.input(answer)
 
     def interrupt(self) -> None:
         """What Jupyter's "interrupt kernel" does (SIGINT, for an ipykernel)."""
@@ -212,7 +215,7 @@ def code_cells(path: Path) -> list[str]:
 def run_notebook(
     kernel: Kernel,
     path: Path,
-    on_input: Callable[[str], str] | None = None,
+    on_input: Callable[[str], str | None] | None = None,
     on_output: Callable[[str], None] | None = None,
     timeout: float = CELL_TIMEOUT,
 ) -> list[Shown]:
