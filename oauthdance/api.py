@@ -23,10 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from oauthdance.base.advice import setting
+from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.base.errors import NotLoggedIn as NotLoggedIn  # `oauthdance.NotLoggedIn`, ...
 from oauthdance.base.errors import OAuthDanceError as OAuthDanceError
 from oauthdance.base.errors import TokenRejected as TokenRejected
+from oauthdance.base.errors import TokenRejectedWarning as TokenRejectedWarning
 from oauthdance.base.errors import UsageError, python_face
 from oauthdance.dance import flow, steps
 from oauthdance.dance.login import MODES
@@ -191,6 +192,24 @@ def fetch(
 R = TypeVar("R", Configured, Identity, LoggedOut, Status)
 
 
+def _check_text(**given: object) -> None:
+    """Each given value is text: a hint's `...` (Python's Ellipsis), pasted as it is, or a
+    number where a name belongs, is a usage error, not a traceback later."""
+    for name, value in given.items():
+        if value is not None and not isinstance(value, str):
+            raise UsageError(
+                f"{setting(name, repr(value))} is not text",
+                f"give {name} as a string, e.g. {setting(name, 'VALUE', text=True)}",
+            )
+
+
+def _seconds(name: str, value: object) -> float:
+    """A wait in seconds: a number above 0 (`timeout=-1` would end at once)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UsageError(f"{setting(name, repr(value))} is not a number of seconds above 0")
+    return float(value)
+
+
 def _warned(result: R) -> R:
     """`result`, after warning what a task would print as `warning:` (at the caller's line:
     past this function and `python_face`'s wrapper)."""
@@ -216,6 +235,15 @@ def configure(
     """Record the app's client id, secret, callback URL and scope (`auth.configure`); what
     is not given comes from `<PROVIDER>_CLIENT_ID` / `_SECRET` in the environment or `.env`,
     else stays as stored."""
+    _check_text(
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        host=host,
+        issuer=issuer,
+        client_auth=client_auth,
+    )
     configured = steps.configure(
         resolve_target(provider, None, creds),
         client_id=client_id,
@@ -263,6 +291,7 @@ def store_code(
 ) -> CodeStored:
     """Keep the code that came back (`auth.code`): the whole address the browser shows
     after approving, or the bare code (with its `state` when several are pending)."""
+    _check_text(url_or_code=url_or_code, state=state)
     url, code = flow.pasted(url_or_code)
     return steps.store_code(resolve_target(provider, user, creds), code=code, url=url, state=state)
 
@@ -312,12 +341,14 @@ def login(
         )
     if port is not None and port not in range(65536):  # a str or a float is not in it
         raise UsageError(f"{setting('port', repr(port))} is not a port (0 to 65535)")
+    _check_text(scope=scope)
+    seconds = _seconds("timeout", timeout)
     return _warned(
         steps.login(
             resolve_target(provider, user, creds),
             scope=scope,
             port=port,
-            timeout=float(timeout),
+            timeout=seconds,
             browser=browser,
             mode=mode,
         )
@@ -332,11 +363,14 @@ def device(
     *,
     scope: str | None = None,
     browser: bool = True,
+    timeout: float | None = None,
 ) -> Identity:
-    """Log in with the device flow (`auth.device`): type a short code on another device."""
-    return _warned(
-        steps.device(resolve_target(provider, user, creds), scope=scope, browser=browser)
-    )
+    """Log in with the device flow (`auth.device`): type a short code on another device;
+    wait until the code expires, or `timeout` seconds."""
+    _check_text(scope=scope)
+    seconds = None if timeout is None else _seconds("timeout", timeout)
+    target = resolve_target(provider, user, creds)
+    return _warned(steps.device(target, scope=scope, browser=browser, timeout=seconds))
 
 
 @python_face
@@ -372,8 +406,13 @@ def logout(
 
 
 @python_face
-def use(user: str, provider: str | None = None, creds: CredsArgument = None) -> str:
-    """Make `user` the provider's default owner (`auth.use`)."""
+def use(provider: str | None = None, user: str | None = None, creds: CredsArgument = None) -> str:
+    """Make `user` the provider's default owner (`auth.use`): `use("github", "octocat")`."""
+    if not user:
+        raise UsageError(
+            "use() needs the owner to make the default: " + setting("user", "NAME", text=True),
+            Hint("see {status} for the owners", status=Command("auth.status")),
+        )
     return steps.use(resolve_target(provider, user, creds), user)
 
 

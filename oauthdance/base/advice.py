@@ -181,7 +181,7 @@ PYTHON_CALLS: dict[str, PythonCall] = {
         positional=("url_or_code",),
         renamed={"url": "url_or_code", "code": "url_or_code"},
     ),
-    "auth.use": PythonCall("oauthdance.use", positional=("user",)),
+    "auth.use": PythonCall("oauthdance.use", positional=("provider", "user")),
     "data.fetch": PythonCall("oauthdance.fetch", positional=("path",)),
 }
 

@@ -7,6 +7,8 @@ target comes as keyword arguments named as the task's flags.
 
 from __future__ import annotations
 
+import time
+
 from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.dance import flow
 from oauthdance.dance.results import (
@@ -158,14 +160,27 @@ def login(
     return identity(target, result, asked_for=target.user)
 
 
-def device(target: Target, *, scope: str | None = None, browser: bool = True) -> Identity:
-    """The device flow: the user types a short code on another device while this polls."""
+def device(
+    target: Target,
+    *,
+    scope: str | None = None,
+    browser: bool = True,
+    timeout: float | None = None,
+) -> Identity:
+    """The device flow: the user types a short code on another device while this polls
+    (until the code expires, or `timeout` seconds)."""
     from oauthdance.dance import login as browsing
-    from oauthdance.dance.device import device_login
+    from oauthdance.dance.device import deadline_sleep, device_login
 
     opener = browsing.open_browser if browser and browsing.browser_can_start() else None
+    again = Command("auth.device", target.provider.name, target.user)
     result = device_login(
-        target.store, target.provider, scope=scope, user=target.user, opener=opener
+        target.store,
+        target.provider,
+        scope=scope,
+        user=target.user,
+        opener=opener,
+        sleep=deadline_sleep(timeout, again) if timeout else time.sleep,
     )
     return identity(target, result, asked_for=target.user)
 

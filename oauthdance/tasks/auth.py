@@ -98,9 +98,9 @@ def url(
         )
         say(f"next: after approving, run: {paste.text()}")
     if open:
-        import webbrowser
+        from oauthdance.dance.login import open_browser
 
-        if not webbrowser.open(started.url):
+        if not open_browser(started.url):
             warn("could not open a browser: open the URL above by hand")
 
 
@@ -274,6 +274,7 @@ def login(
 @cli_task(
     scope="scopes for this login (default: the configured scope)",
     no_browser="do not open the verification page in a browser",
+    timeout="seconds to wait for the code to be entered (default: until it expires)",
 )
 def device(
     c: Context,
@@ -282,10 +283,16 @@ def device(
     creds: str | None = None,
     scope: str | None = None,
     no_browser: bool = False,
+    timeout: str | None = None,
     json: bool = False,
 ) -> None:
     """Log in with the device flow: type a short code on another device."""
-    identity = steps.device(target(c, provider, user, creds), scope=scope, browser=not no_browser)
+    identity = steps.device(
+        target(c, provider, user, creds),
+        scope=scope,
+        browser=not no_browser,
+        timeout=whole_number("--timeout", timeout, 1),
+    )
     _print_logged_in(identity, json)
 
 

@@ -175,7 +175,7 @@ def test_every_step_answers_typed_and_stores_what_the_tasks_store(
     named = oauthdance.exchange("sandbox", "hubot", py)
     assert named.owner == "hubot"
     assert [i.owner for i in oauthdance.verify("sandbox", "hubot", py)] == ["hubot"]
-    assert oauthdance.use("hubot", "sandbox", py) == "hubot"
+    assert oauthdance.use("sandbox", "hubot", py) == "hubot"
     started = task_json("auth.url", *T, "-u", "hubot")
     task("auth.code", *T, "-u", "hubot", "--url", approve(started["url"], login="hubot"))
     task("auth.exchange", *T, "-u", "hubot")
