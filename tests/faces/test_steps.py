@@ -5,6 +5,7 @@ steps run through invoke on a second file, compared with secrets, states and tim
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import warnings
 from pathlib import Path
@@ -336,3 +337,83 @@ def test_a_state_is_named_by_its_first_characters_as_the_hint_shows_them(
     assert oauthdance.store_code(code, state[:8], "sandbox", creds=path).state == state
     with pytest.raises(oauthdance.OAuthDanceError, match="is not one of the pending"):
         oauthdance.store_code(code, state[:7], "sandbox", creds=path)  # too short to name one
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (
+            lambda path: oauthdance.configure("sandbox", creds=path, client_secret=...),
+            "client_secret=Ellipsis",
+        ),
+        (
+            lambda path: oauthdance.store_code(..., provider="sandbox", creds=path),
+            "url_or_code=Ellipsis",
+        ),
+        (lambda path: oauthdance.login("sandbox", creds=path, timeout="x"), "timeout='x'"),
+        (lambda path: oauthdance.login("sandbox", creds=path, timeout=-1), "timeout=-1"),
+        (lambda path: oauthdance.device("sandbox", creds=path, timeout=0), "timeout=0"),
+        (lambda path: oauthdance.use("sandbox", creds=path), 'user="NAME"'),
+    ],
+    ids=[
+        "placeholder-secret",
+        "placeholder-code",
+        "timeout-text",
+        "timeout-negative",
+        "device-timeout-0",
+        "use-without-user",
+    ],
+)
+def test_a_value_pasted_from_a_hint_or_mistyped_is_a_usage_error(
+    tmp_path: Path, call: Any, named: str
+) -> None:
+    """A hint's `...` pasted as it is (Python's Ellipsis), a timeout that is no number of
+    seconds, `use()` with no owner: a UsageError naming the argument as Python spells it,
+    and the file as it was."""
+    path = tmp_path / "creds.json"
+    oauthdance.configure(
+        "sandbox", creds=path, client_id="abc", client_secret="s3cret", host="127.0.0.1:9"
+    )
+    before = path.read_bytes()
+    with pytest.raises(UsageError) as caught:
+        call(path)
+    assert named in str(caught.value) and "--" not in str(caught.value)
+    assert path.read_bytes() == before
+
+
+def test_a_spent_rate_limit_says_what_to_change_as_the_face_spells_it() -> None:
+    """`wait=False` and `max_wait` to a Python caller, `--no-wait` and `--max-wait` to a
+    shell: the gate's advice is built where the fetch runs, in the caller's face."""
+    from oauthdance.base.advice import Face, asking
+    from oauthdance.paging.gate import RateGate
+    from oauthdance.paging.progress import Progress
+
+    def stopped(face: Face, wait: bool) -> str:
+        gate = RateGate(wait, 900.0, Progress(), lambda s: None, lambda: 0.0)
+        with asking(face):
+            return str(gate._stop(True, "12:00", 3600.0, 3600.0))
+
+    assert "drop wait=False to wait" in stopped(Face.PYTHON, False)
+    assert "drop --no-wait to wait" in stopped(Face.INVOKE, False)
+    python, shell = stopped(Face.PYTHON, True), stopped(Face.INVOKE, True)
+    assert "longer than max_wait=900 s" in python and "raise max_wait" in python
+    assert "longer than --max-wait 900 s" in shell and "raise --max-wait" in shell
+
+
+def test_the_device_flow_ends_at_its_timeout_with_a_hint_that_works(
+    sandbox: RunningSandbox, app: App, tmp_path: Path
+) -> None:
+    """Nobody enters the code: `device(timeout=...)` ends then, and says to run the same
+    call with a longer timeout (a parameter it has)."""
+    from oauthdance.base.errors import LoginTimeout
+
+    path = tmp_path / "creds.json"
+    configure(sandbox, app, path)
+    sandbox.model.device_interval, sandbox.model.device_lifetime = 0.2, 3  # bounded anyway
+    with pytest.raises(LoginTimeout) as caught:
+        oauthdance.device("sandbox", creds=path, timeout=0.05, browser=False)
+    assert f'`oauthdance.device("sandbox", creds="{path}")` again with a longer timeout' in (
+        caught.value.hint or ""
+    )
+    assert "timeout" in inspect.signature(oauthdance.device).parameters
+    assert "pending" not in stored(path)["sandbox"]

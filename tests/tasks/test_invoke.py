@@ -250,3 +250,10 @@ def test_a_whole_number_flag_given_words_is_a_usage_error(tmp_path: Path) -> Non
     done = run_invoke("data.fetch", "--path", "/x", "--workers", "many")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--workers takes a whole number, not 'many'" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "soon"])
+def test_the_device_flows_timeout_is_a_whole_number_of_seconds(value: str) -> None:
+    done = run_invoke("auth.device", "-p", "sandbox", "--timeout", value)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--timeout" in done.stderr
