@@ -9,7 +9,6 @@ table in a notebook (`_repr_html_`).
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -187,6 +186,8 @@ class Status(Result):
 
     def _repr_html_(self) -> str:
         if not self.rows:
+            import html
+
             return f"<p>nothing stored in {html.escape(self.creds)} yet</p>"
         return _table(
             ("provider", "owner", "scopes", "expires", "token", "from"),
@@ -207,6 +208,7 @@ class Status(Result):
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> str:
     """A small HTML table, every cell escaped (owners and scopes come from the provider)."""
+    import html  # only a notebook shows a result so
 
     def cells(tag: str, row: Sequence[str]) -> str:
         return "".join(f"<{tag}>{html.escape(str(cell))}</{tag}>" for cell in row)

@@ -8,24 +8,27 @@ target comes as keyword arguments named as the task's flags.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from oauthdance.base.advice import Command, Hint, setting
 from oauthdance.dance import flow
-from oauthdance.dance.results import (
-    Checked,
-    CodeStored,
-    Configured,
-    Exchanged,
-    Identity,
-    LoggedOut,
-    Refreshed,
-    Revoked,
-    Status,
-)
 from oauthdance.keep.target import Target
 from oauthdance.protocol.providers import get_provider, load_providers
 from oauthdance.protocol.tokens import isoformat, mask
 from oauthdance.store.record import overrides_of, pick_owner
+
+if TYPE_CHECKING:  # the results load when a step makes one: `auth.url` makes none
+    from oauthdance.dance.results import (
+        Checked,
+        CodeStored,
+        Configured,
+        Exchanged,
+        Identity,
+        LoggedOut,
+        Refreshed,
+        Revoked,
+        Status,
+    )
 
 
 def configure(
@@ -66,6 +69,8 @@ def configure(
         store_secret=not secret_in_env,
     )
     secret_variable = f"{app.provider.env_prefix}_CLIENT_SECRET"
+    from oauthdance.dance.results import Configured
+
     return Configured(
         provider=app.provider.name,
         client_id=app.client_id,
@@ -111,6 +116,8 @@ def store_code(
     """Keep the code that came back (in the redirected address, or bare) on its authorization."""
     provider = target.provider
     matched = flow.store_code(target.store, provider, code=code, state=state, url=url)
+    from oauthdance.dance.results import CodeStored
+
     return CodeStored(provider.name, matched)
 
 
@@ -118,6 +125,8 @@ def exchange(target: Target, *, state: str | None = None) -> Exchanged:
     """Trade the code for a token and store it (under `user` if named, else unverified)."""
     provider = target.provider
     done = flow.exchange_code(target.store, provider, state=state, user=target.user)
+    from oauthdance.dance.results import Exchanged
+
     return Exchanged(
         provider=provider.name,
         state=done.state,
@@ -199,6 +208,8 @@ def identity(target: Target, verified: flow.Verified, asked_for: str | None = No
             f"asked for {asked_for}, but the account that approved is {verified.owner}: the "
             f"token is stored under {verified.owner}"
         )
+    from oauthdance.dance.results import Identity
+
     return Identity(
         provider=target.provider.name,
         owner=verified.owner,
@@ -219,6 +230,8 @@ def refresh(target: Target) -> Refreshed:
     store, provider = target.store, target.provider
     owner = pick_owner(store.record(provider.name), target.user, provider.name)
     fresh = refresh_token(store, provider, owner, force=True)
+    from oauthdance.dance.results import Refreshed
+
     return Refreshed(provider.name, owner, mask(fresh["access_token"]), fresh.get("expires_at"))
 
 
@@ -228,6 +241,8 @@ def check(target: Target) -> Checked:
 
     provider = target.provider
     result = check_token(target.store, provider, target.user)
+    from oauthdance.dance.results import Checked
+
     return Checked(
         provider=provider.name,
         owner=result.owner,
@@ -243,6 +258,8 @@ def revoke(target: Target) -> Revoked:
     from oauthdance.keep.lifecycle import revoke_token
 
     owner, already_invalid = revoke_token(target.store, target.provider, target.user)
+    from oauthdance.dance.results import Revoked
+
     return Revoked(target.provider.name, owner, already_invalid)
 
 
@@ -258,6 +275,8 @@ def logout(target: Target) -> LoggedOut:
         "provider's settings (use {revoke} instead of logout next time)",
         revoke=Command("auth.revoke"),
     )
+    from oauthdance.dance.results import LoggedOut
+
     return LoggedOut(provider.name, owner, store.location, (still.render(),))
 
 
@@ -288,6 +307,8 @@ def status(target: Target, provider: str | None = None, user: str | None = None)
         f"Python API (pass {setting('user')} to use a stored one)"
         for name, shadow in shadows
     )
+    from oauthdance.dance.results import Status
+
     return Status(store.location, tuple(rows), warnings)
 
 

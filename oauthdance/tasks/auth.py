@@ -4,16 +4,18 @@ its result (the Python calls in `oauthdance.api` run the same steps)."""
 from __future__ import annotations
 
 import json as _json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Context
 
 from oauthdance.base.advice import Command, Hint
 from oauthdance.base.errors import TokenRejected, UsageError
 from oauthdance.dance import steps
-from oauthdance.dance.results import Identity, Result
 from oauthdance.tasks.common import cli_task, say, target, warn
 from oauthdance.tasks.options import whole_number
+
+if TYPE_CHECKING:
+    from oauthdance.dance.results import Identity, Result
 
 
 def _print_json(data: Any) -> None:
