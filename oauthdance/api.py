@@ -197,8 +197,9 @@ def _check_text(**given: object) -> None:
     number where a name belongs, is a usage error, not a traceback later."""
     for name, value in given.items():
         if value is not None and not isinstance(value, str):
-            raise UsageError(
-                f"{setting(name, repr(value))} is not text",
+            what = "..." if value is Ellipsis else f"a {type(value).__name__}"  # never its value:
+            raise UsageError(  # it may be a secret
+                f"{name} is {what}, not text",
                 f"give {name} as a string, e.g. {setting(name, 'VALUE', text=True)}",
             )
 

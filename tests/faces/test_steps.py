@@ -344,11 +344,11 @@ def test_a_state_is_named_by_its_first_characters_as_the_hint_shows_them(
     [
         (
             lambda path: oauthdance.configure("sandbox", creds=path, client_secret=...),
-            "client_secret=Ellipsis",
+            "client_secret is ..., not text",
         ),
         (
             lambda path: oauthdance.store_code(..., provider="sandbox", creds=path),
-            "url_or_code=Ellipsis",
+            "url_or_code is ..., not text",
         ),
         (lambda path: oauthdance.login("sandbox", creds=path, timeout="x"), "timeout='x'"),
         (lambda path: oauthdance.login("sandbox", creds=path, timeout=-1), "timeout=-1"),
@@ -417,3 +417,10 @@ def test_the_device_flow_ends_at_its_timeout_with_a_hint_that_works(
     )
     assert "timeout" in inspect.signature(oauthdance.device).parameters
     assert "pending" not in stored(path)["sandbox"]
+
+
+def test_a_secret_given_as_bytes_is_refused_without_showing_it(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        oauthdance.configure("sandbox", creds=tmp_path / "c.json", client_secret=b"s3cr3t-value")
+    assert "client_secret is a bytes, not text" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value) and "s3cr3t" not in repr(caught.value)
