@@ -30,7 +30,7 @@ from oauthdance.base.errors import TokenRejected as TokenRejected
 from oauthdance.base.errors import TokenRejectedWarning as TokenRejectedWarning
 from oauthdance.base.errors import UsageError, python_face
 from oauthdance.dance import flow, steps
-from oauthdance.dance.login import MODES
+from oauthdance.dance.login import check_mode
 from oauthdance.dance.results import (
     Checked,
     CodeStored,
@@ -335,11 +335,7 @@ def login(
     """Log in in one call (`auth.login`): `mode` "browser" (a loopback callback), "paste"
     (the address read with `input()`), "device", or "auto" — which says what it chose and
     why (see the README's "In a notebook")."""
-    if mode not in MODES:
-        raise UsageError(
-            f"mode={mode!r} is not one of {', '.join(map(repr, MODES))}",
-            f"pass {setting('mode', repr('auto'))} to let the login decide",
-        )
+    check_mode(mode, provider)
     if port is not None and port not in range(65536):  # a str or a float is not in it
         raise UsageError(f"{setting('port', repr(port))} is not a port (0 to 65535)")
     _check_text(scope=scope)

@@ -96,10 +96,15 @@ def device_login(
     stderr: TextIO | None = None,
     opener: Callable[[str], bool] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    timeout: float | None = None,
 ) -> flow.Verified:
     """Run the device flow end to end and store the token under its owner (`user` names
-    the owner where the provider cannot)."""
+    the owner where the provider cannot); with `timeout`, give up after that many seconds
+    (else when the code expires)."""
     from oauthdance.net import endpoints
+
+    if timeout:
+        sleep = deadline_sleep(timeout, Command("auth.device", provider.name, user), sleep)
 
     stderr = stderr or sys.stderr  # looked up now: callers may have redirected it
     client = flow.current_client(creds, provider).require_client_id()

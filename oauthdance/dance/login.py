@@ -94,6 +94,20 @@ class Decision:
     why: str
 
 
+def check_mode(mode: object, provider: str | None = None) -> None:
+    """`mode` is one of `MODES`, else a usage error that says which and what to run."""
+    if mode not in MODES:
+        login = Command("auth.login", provider)
+        raise UsageError(
+            f"{setting('mode', repr(printable(mode, 40)))} is not one of {', '.join(MODES)}",
+            Hint(
+                "let the login decide: {login}, or paste the address: {paste}",
+                login=login,
+                paste=login.with_flags(paste=None),
+            ),
+        )
+
+
 def decide_mode(
     mode: str,
     client: Client,
@@ -111,13 +125,8 @@ def decide_mode(
     is never chosen (GitHub enables it per app), only offered.
     """
     provider = client.provider
-    login = Command("auth.login", provider.name)
-    paste = login.with_flags(paste=None)
-    if mode not in MODES:
-        raise UsageError(
-            f"mode {printable(mode, 40)!r} is not one of {', '.join(MODES)}",
-            Hint("run {login}, or {paste}", login=login, paste=paste),
-        )
+    check_mode(mode, provider.name)
+    paste = Command("auth.login", provider.name).with_flags(paste=None)
     if mode == "browser":
         if not receivable(client):
             raise ConfigError(
@@ -204,7 +213,7 @@ def run_login(
         print(f"({decision.why})", file=stderr, flush=True)
     command = Command("auth.login", provider.name, user)
     if decision.mode == "device":
-        from oauthdance.dance.device import deadline_sleep, device_login
+        from oauthdance.dance.device import device_login
 
         return device_login(
             creds,
@@ -213,7 +222,7 @@ def run_login(
             user=user,
             stderr=stderr,
             opener=opener if browser and browser_can_start() else None,
-            sleep=deadline_sleep(timeout, Command("auth.device", provider.name, user)),
+            timeout=timeout,
         )
     paste = decision.mode == "paste"
     server: CallbackServer | None = None
@@ -247,7 +256,7 @@ def run_login(
                 redirect = _read_pasted_in_kernel(provider, command)
             else:
                 redirect = _read_pasted(stdin, stderr, timeout, command)
-            url, code = (redirect, None) if "=" in redirect else (None, redirect)  # bare code
+            url, code = flow.pasted(redirect)  # the address, or a bare code
             flow.store_code(
                 creds, provider, url=url, code=code, state=started.state, for_login=True
             )

@@ -7,7 +7,6 @@ target comes as keyword arguments named as the task's flags.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from oauthdance.base.advice import Command, Hint, setting
@@ -179,17 +178,16 @@ def device(
     """The device flow: the user types a short code on another device while this polls
     (until the code expires, or `timeout` seconds)."""
     from oauthdance.dance import login as browsing
-    from oauthdance.dance.device import deadline_sleep, device_login
+    from oauthdance.dance.device import device_login
 
     opener = browsing.open_browser if browser and browsing.browser_can_start() else None
-    again = Command("auth.device", target.provider.name, target.user)
     result = device_login(
         target.store,
         target.provider,
         scope=scope,
         user=target.user,
         opener=opener,
-        sleep=deadline_sleep(timeout, again) if timeout else time.sleep,
+        timeout=timeout,
     )
     return identity(target, result, asked_for=target.user)
 
