@@ -82,7 +82,10 @@ def array_length(data: bytes) -> int | None:
 
 
 def dumps(value: Any) -> bytes:
-    """Compact JSON as UTF-8 bytes."""
+    """Compact JSON as UTF-8 bytes, every number exact."""
     if orjson is not None:
-        return orjson.dumps(value)
+        try:
+            return orjson.dumps(value)
+        except TypeError:  # an integer past 64 bits, which `loads` read exactly: json writes it
+            pass
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -20,6 +20,14 @@ def test_every_number_comes_back_exactly(number: float) -> None:
     assert type(jsonio.loads(text)[0]) is type(number)
 
 
+@pytest.mark.parametrize("number", BEYOND_64_BITS + WITHIN)
+def test_every_number_is_written_exactly(number: float) -> None:
+    """An item read exactly is written exactly: orjson refuses integers past 64 bits
+    (a page `{"items": 1180591620717411303424}` ended a fetch in a TypeError)."""
+    value = [number, {"n": number}]
+    assert json.loads(jsonio.dumps(value)) == value
+
+
 def test_a_page_of_many_items_still_takes_the_fast_way(monkeypatch: pytest.MonkeyPatch) -> None:
     if jsonio.orjson is None or jsonio.simdjson is None:
         pytest.skip("orjson and simdjson are not installed on this Python")
